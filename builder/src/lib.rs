@@ -1,0 +1,1 @@
+//! builder: work in progress; see the issues.

@@ -1,0 +1,1 @@
+//! registry-client: work in progress; see the issues.

@@ -1,0 +1,251 @@
+//! Block-parallel gzip, the way pigz does it.
+//!
+//! The input is cut into fixed 1 MiB blocks; each is deflated on its own (fresh
+//! compressor, no shared window) and ended with a sync flush, so the compressed
+//! blocks concatenate into one valid deflate stream. The main thread keeps the
+//! CRC-32 and writes the gzip header, the blocks in order, an empty final block
+//! and the trailer. The block size, not the thread count, decides the bytes: a
+//! layer gets the same digest on 1 core and on 64.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use flate2::{Compress, Crc, FlushCompress};
+
+/// Uncompressed bytes per independently deflated block.
+const BLOCK_SIZE: usize = 1 << 20;
+/// gzip level (zlib's default).
+const LEVEL: u32 = 6;
+/// gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown".
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+/// An empty deflate block with BFINAL set (fixed Huffman, end-of-block only).
+const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
+
+type Job = (Vec<u8>, SyncSender<io::Result<Vec<u8>>>);
+
+/// A gzip `Write` adapter that deflates blocks on all cores.
+///
+/// Call [`ParallelGzEncoder::finish`] to write the end of the stream.
+pub struct ParallelGzEncoder<W: Write> {
+    inner: Option<W>,
+    pending: Vec<u8>,
+    crc: Crc,
+    header_done: bool,
+    inflight: VecDeque<Receiver<io::Result<Vec<u8>>>>,
+    pool: Pool,
+}
+
+struct Pool {
+    jobs: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn new(n: usize) -> Pool {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = (0..n)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || worker(&rx))
+            })
+            .collect();
+        Pool {
+            jobs: Some(tx),
+            threads,
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None; // workers see a closed channel and return
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok((data, reply)) = job else { return };
+        let _ = reply.send(deflate_block(&data));
+    }
+}
+
+/// Deflates `data` with a fresh compressor, ending on a byte boundary (sync flush).
+fn deflate_block(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut c = Compress::new(flate2::Compression::new(LEVEL), false);
+    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
+    loop {
+        let consumed = c.total_in() as usize;
+        c.compress_vec(&data[consumed..], &mut out, FlushCompress::Sync)
+            .map_err(io::Error::other)?;
+        // The flush is complete once all input is in and the output was not full.
+        if c.total_in() as usize == data.len() && out.len() < out.capacity() {
+            return Ok(out);
+        }
+        out.reserve(out.capacity().max(64 * 1024));
+    }
+}
+
+impl<W: Write> ParallelGzEncoder<W> {
+    /// Starts a gzip stream into `inner` using one worker thread per core.
+    pub fn new(inner: W) -> Self {
+        let threads = super::compress::worker_threads() as usize;
+        ParallelGzEncoder {
+            inner: Some(inner),
+            pending: Vec::with_capacity(BLOCK_SIZE),
+            crc: Crc::new(),
+            header_done: false,
+            inflight: VecDeque::new(),
+            pool: Pool::new(threads),
+        }
+    }
+
+    fn sink(&mut self) -> io::Result<&mut W> {
+        let inner = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| io::Error::other("gzip stream already finished"))?;
+        if !self.header_done {
+            inner.write_all(&HEADER)?;
+            self.header_done = true;
+        }
+        Ok(inner)
+    }
+
+    /// Hands the pending block to a worker; waits for the oldest when too many are out.
+    fn dispatch(&mut self) -> io::Result<()> {
+        let data = std::mem::replace(&mut self.pending, Vec::with_capacity(BLOCK_SIZE));
+        self.crc.update(&data);
+        let (tx, rx) = sync_channel(1);
+        let jobs = self
+            .pool
+            .jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("gzip workers gone"))?;
+        jobs.send((data, tx))
+            .map_err(|_| io::Error::other("gzip workers gone"))?;
+        self.inflight.push_back(rx);
+        while self.inflight.len() > 2 * self.pool.threads.len() {
+            self.write_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(rx) = self.inflight.pop_front() else {
+            return Ok(());
+        };
+        let block = rx
+            .recv()
+            .map_err(|_| io::Error::other("gzip worker died"))??;
+        self.sink()?.write_all(&block)
+    }
+
+    /// Writes the remaining blocks and the gzip trailer; returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        if !self.pending.is_empty() {
+            self.dispatch()?;
+        }
+        while !self.inflight.is_empty() {
+            self.write_oldest()?;
+        }
+        let crc = self.crc.sum().to_le_bytes();
+        let isize = self.crc.amount().to_le_bytes();
+        let sink = self.sink()?;
+        sink.write_all(&FINAL_BLOCK)?;
+        sink.write_all(&crc)?;
+        sink.write_all(&isize)?;
+        self.inner
+            .take()
+            .ok_or_else(|| io::Error::other("gzip stream already finished"))
+    }
+}
+
+impl<W: Write> Write for ParallelGzEncoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(BLOCK_SIZE - self.pending.len());
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() == BLOCK_SIZE {
+            self.dispatch()?;
+        }
+        Ok(n)
+    }
+
+    /// Flushes the inner writer only: blocks are cut at fixed sizes, never on flush,
+    /// so the output does not depend on when callers flush.
+    fn flush(&mut self) -> io::Result<()> {
+        match self.inner.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = ParallelGzEncoder::new(Vec::new());
+        enc.write_all(data).expect("write");
+        enc.finish().expect("finish")
+    }
+
+    fn gunzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    #[test]
+    fn round_trips_at_block_edges() {
+        for len in [
+            0,
+            1,
+            BLOCK_SIZE - 1,
+            BLOCK_SIZE,
+            BLOCK_SIZE + 1,
+            3 * BLOCK_SIZE + 17,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            assert!(gunzip(&gzip(&data)) == data, "length {len}");
+        }
+    }
+
+    #[test]
+    fn system_gzip_accepts_the_stream() {
+        let data: Vec<u8> = (0..2 * BLOCK_SIZE + 5).map(|i| (i % 13) as u8).collect();
+        let gz = gzip(&data);
+        let child = std::process::Command::new("gzip")
+            .args(["-t"])
+            .stdin(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!("skipped: no gzip binary");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&gz)
+            .expect("feed gzip");
+        assert!(
+            child.wait().expect("wait").success(),
+            "gzip -t rejects our stream"
+        );
+    }
+}

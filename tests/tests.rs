@@ -1,0 +1,4 @@
+//! End-to-end tests of the `rbuild` binary (one test binary, helpers in `util`).
+
+mod store_cli;
+mod util;
