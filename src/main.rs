@@ -5,6 +5,7 @@
 
 mod cli;
 mod render;
+mod tui;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -1,11 +1,20 @@
 //! Command-line arguments: one thin file per verb. `rbuild [OPTIONS] CONTEXT` with no verb
 //! is `rbuild build`.
 
+mod build;
+mod diff;
 mod export;
+mod history;
 mod images;
 mod import;
+mod inspect;
+mod layers;
 mod load;
+mod login;
+mod logout;
 mod prune;
+mod pull;
+mod push;
 mod rmi;
 mod save;
 mod tag;
@@ -18,18 +27,22 @@ use rbuild_store::Store;
 
 /// A daemonless image builder and layer store.
 #[derive(Debug, Parser)]
-#[command(name = "rbuild", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "rbuild", version, about, subcommand_precedence_over_arg = true)]
 pub struct Cli {
     /// Store root (default: /var/lib/rbuild as root, $XDG_DATA_HOME/rbuild otherwise).
     #[arg(long, global = true, env = "RBUILD_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    build: build::Args,
 }
 
 /// The verbs.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile
+    Build(build::Args),
     /// List images
     Images(images::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -46,16 +59,37 @@ enum Command {
     Export(export::Args),
     /// Import images from an OCI layout (directory or .tar)
     Import(import::Args),
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Upload an image to a registry
+    Push(push::Args),
+    /// Log in to a registry
+    Login(login::Args),
+    /// Log out from a registry
+    Logout(logout::Args),
+    /// Display detailed information on one or more images
+    Inspect(inspect::Args),
+    /// Show the history of an image
+    History(history::Args),
+    /// Show each layer's changes and wasted space (like dive)
+    #[command(alias = "dive")]
+    Layers(layers::Args),
+    /// Show files added, removed and changed between two images
+    Diff(diff::Args),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let root = cli.root.unwrap_or_else(Store::default_root);
     let Some(command) = cli.command else {
-        anyhow::bail!("\"rbuild\" requires a command or a build context; see 'rbuild --help'");
+        if cli.build.context.is_none() {
+            anyhow::bail!("\"rbuild\" requires a command or a build context; see 'rbuild --help'");
+        }
+        return build::run(&Store::open(&root)?, cli.build);
     };
     let store = || -> anyhow::Result<Store> { Ok(Store::open(&root)?) };
     match command {
+        Command::Build(a) => build::run(&store()?, a),
         Command::Images(a) => images::run(&store()?, a),
         Command::Tag(a) => tag::run(&store()?, a),
         Command::Rmi(a) => rmi::run(&store()?, a),
@@ -64,5 +98,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(a) => load::run(&store()?, a),
         Command::Export(a) => export::run(&store()?, a),
         Command::Import(a) => import::run(&store()?, a),
+        Command::Pull(a) => pull::run(&store()?, a),
+        Command::Push(a) => push::run(&store()?, a),
+        Command::Login(a) => login::run(a),
+        Command::Logout(a) => logout::run(a),
+        Command::Inspect(a) => inspect::run(&store()?, a),
+        Command::History(a) => history::run(&store()?, a),
+        Command::Layers(a) => layers::run(&store()?, a),
+        Command::Diff(a) => diff::run(&store()?, a),
     }
 }

@@ -1,6 +1,13 @@
 //! Formatting for people and machines: docker's units, ages and tables.
 
+pub mod diff;
 pub mod images;
+pub mod inspect;
+pub mod inspect_template;
+pub mod layers;
+pub mod layers_ci;
+pub mod layers_tree;
+pub mod progress;
 
 use chrono::{DateTime, Utc};
 

@@ -12,6 +12,7 @@ mod error;
 mod gc;
 pub mod image;
 mod index;
+pub mod inspect;
 pub mod layer;
 mod lock;
 pub mod name;

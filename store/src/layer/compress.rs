@@ -27,7 +27,7 @@ pub enum Compression {
     /// A plain tar (`application/vnd.oci.image.layer.v1.tar`).
     #[default]
     None,
-    /// gzip (`…tar+gzip`), written block-parallel (see [`super::pgzip`]).
+    /// gzip (`…tar+gzip`), written block-parallel on all cores (pigz-style, thread-count independent bytes).
     Gzip,
     /// zstd (`…tar+zstd`), written with zstd's own worker threads.
     Zstd,
@@ -130,9 +130,10 @@ impl LayerDigests {
 }
 
 enum Encoder<W: Write> {
+    /// No compression: the blob is the tar, hashed once.
     Plain(W),
-    Gzip(ParallelGzEncoder<W>),
-    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Gzip(ParallelGzEncoder<HashingWriter<W>>),
+    Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
 }
 
 /// A `Write` that takes a tar stream and writes the compressed layer into a sink,
@@ -142,21 +143,22 @@ enum Encoder<W: Write> {
 /// which flushes the encoder and returns the sink with the [`LayerDigests`]. A writer
 /// dropped without `finish` leaves a truncated stream in the sink.
 pub struct LayerWriter<W: Write> {
-    tar: HashingWriter<Encoder<HashingWriter<W>>>,
+    tar: HashingWriter<Encoder<W>>,
     compression: Compression,
 }
 
 impl<W: Write> LayerWriter<W> {
     /// Starts a layer compressed with `compression` into `sink`.
     pub fn new(sink: W, compression: Compression) -> Result<Self, CompressError> {
-        let blob = HashingWriter::new(sink);
         let encoder = match compression {
-            Compression::None => Encoder::Plain(blob),
-            Compression::Gzip => Encoder::Gzip(ParallelGzEncoder::new(blob)),
+            Compression::None => Encoder::Plain(sink),
+            Compression::Gzip => Encoder::Gzip(ParallelGzEncoder::new(HashingWriter::new(sink))),
             Compression::Zstd => {
-                Encoder::Zstd(zstd_encoder(blob).map_err(|source| CompressError::Start {
-                    compression,
-                    source,
+                Encoder::Zstd(zstd_encoder(HashingWriter::new(sink)).map_err(|source| {
+                    CompressError::Start {
+                        compression,
+                        source,
+                    }
                 })?)
             }
         };
@@ -180,7 +182,18 @@ impl<W: Write> LayerWriter<W> {
         };
         let (encoder, diff_id, tar_size) = self.tar.into_parts();
         let mut blob = match encoder {
-            Encoder::Plain(w) => w,
+            Encoder::Plain(mut sink) => {
+                sink.flush().map_err(err)?;
+                let (digest, size) = (diff_id.clone(), tar_size);
+                let digests = LayerDigests {
+                    diff_id,
+                    tar_size,
+                    digest,
+                    size,
+                    compression,
+                };
+                return Ok((sink, digests));
+            }
             Encoder::Gzip(gz) => gz.finish().map_err(err)?,
             Encoder::Zstd(z) => z.finish().map_err(err)?,
         };

@@ -81,11 +81,6 @@ impl<R: Read> TarReader<R> {
         }
     }
 
-    /// Offset in the stream of the next unread byte.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
     /// The next entry, with PAX and GNU extensions folded in; `None` at the end.
     pub fn next(&mut self) -> Result<Option<Header>, ReadError> {
         if self.done {

@@ -90,11 +90,11 @@ fn build_fixture(root: &Path) -> bool {
     let long = format!("deep/{}.txt", "long-name-".repeat(12));
     file(root, &long, b"a name over 100 bytes", 0o644, (0, 0));
     std::os::unix::fs::symlink("etc/passwd", root.join("link")).expect("symlink");
-    std::os::unix::fs::symlink("/".repeat(1) + &"x".repeat(120), root.join("long-link"))
+    std::os::unix::fs::symlink(format!("/{}", "x".repeat(120)), root.join("long-link"))
         .expect("symlink");
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &root.join("run/fifo"),
+        root.join("run/fifo"),
         rustix::fs::FileType::Fifo,
         0o644.into(),
         0,

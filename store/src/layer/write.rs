@@ -208,11 +208,7 @@ impl<W: Write> TreeWriter<W> {
     }
 
     /// Reads the xattrs to archive, and whether an overlay upper dir marks it opaque.
-    fn xattrs(
-        &self,
-        path: &Path,
-        meta: &Metadata,
-    ) -> Result<(Vec<(String, Vec<u8>)>, bool), WriteError> {
+    fn xattrs(&self, path: &Path, meta: &Metadata) -> Result<(xattr::Xattrs, bool), WriteError> {
         let mut keep = Vec::new();
         let mut opaque = false;
         for (name, value) in xattr::list(path)? {

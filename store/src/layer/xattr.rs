@@ -8,6 +8,9 @@ use thiserror::Error;
 
 use super::whiteout;
 
+/// A file's xattrs as `(name, value)` pairs.
+pub type Xattrs = Vec<(String, Vec<u8>)>;
+
 /// Reading or writing an xattr failed.
 #[derive(Debug, Error)]
 pub enum XattrError {
@@ -30,7 +33,7 @@ pub fn is_archived(name: &str) -> bool {
 }
 
 /// All xattrs of `path` (not following a symlink), in the order the kernel lists them.
-pub fn list(path: &Path) -> Result<Vec<(String, Vec<u8>)>, XattrError> {
+pub fn list(path: &Path) -> Result<Xattrs, XattrError> {
     let err = |source: rustix::io::Errno| XattrError::Read {
         path: path.into(),
         source: source.into(),

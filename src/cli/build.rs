@@ -1,0 +1,130 @@
+//! `rbuild build [OPTIONS] CONTEXT` (also `rbuild [OPTIONS] CONTEXT`)
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rbuild_builder::build::{build, BuildOptions, Network, StoreResolver};
+use rbuild_store::{ImageName, Store};
+
+use crate::render::progress::{Mode, Printer};
+
+/// Build an image from a Dockerfile
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Args {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag")]
+    tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    no_cache: bool,
+    /// Networking mode for the RUN instructions: host or none
+    #[arg(long, default_value = "host")]
+    network: String,
+    /// Memory limit for RUN steps (e.g. 512m, 1g)
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    /// Number of CPUs for RUN steps
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// Set type of progress output: auto, plain, tty, quiet
+    #[arg(long, default_value = "auto")]
+    progress: String,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long)]
+    iidfile: Option<std::path::PathBuf>,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Timestamp for reproducible images (default: $SOURCE_DATE_EPOCH)
+    #[arg(long, env = "SOURCE_DATE_EPOCH")]
+    source_date_epoch: Option<i64>,
+    /// Build context: a directory, or - to read a Dockerfile from stdin
+    pub context: Option<String>,
+}
+
+/// Runs a build.
+pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
+    let opts = options(&args)?;
+    let mode = Mode::pick(&args.progress, args.quiet, std::io::stderr().is_terminal());
+    let printer = Printer::new(mode);
+    let result = build(store, &opts, &StoreResolver, &printer)?;
+    printer.finish(&result.id, &opts.tags);
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, result.id.to_string()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.quiet {
+        writeln!(std::io::stdout(), "{}", result.id)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &Args) -> anyhow::Result<BuildOptions> {
+    let context = args.context.clone().context("\"rbuild build\" requires exactly 1 argument: the build context")?;
+    let mut stdin_dockerfile = None;
+    if context == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        stdin_dockerfile = Some(text);
+    }
+    Ok(BuildOptions {
+        context,
+        dockerfile: args.file.clone(),
+        stdin_dockerfile,
+        cwd: std::env::current_dir()?,
+        tags: args.tags.iter().map(|t| ImageName::parse(t)).collect::<Result<_, _>>()?,
+        build_args: key_values(&args.build_args, true),
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        network: match args.network.as_str() {
+            "host" | "default" => Network::Host,
+            "none" => Network::None,
+            other => anyhow::bail!("--network {other}: only host and none are supported"),
+        },
+        memory: args.memory.as_deref().map(parse_bytes).transpose()?,
+        cpus: args.cpus,
+        labels: key_values(&args.labels, false),
+        source_date_epoch: args.source_date_epoch,
+    })
+}
+
+/// `K=V` pairs; with `from_env`, a bare `K` takes its value from the environment (docker).
+fn key_values(items: &[String], from_env: bool) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .filter_map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None if from_env => std::env::var(kv).ok().map(|v| (kv.clone(), v)),
+            None => Some((kv.clone(), String::new())),
+        })
+        .collect()
+}
+
+/// docker's memory syntax: `512m`, `1g`, `1048576`, `100k`.
+fn parse_bytes(s: &str) -> anyhow::Result<u64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let n: f64 = digits.parse().with_context(|| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => anyhow::bail!("invalid size {s:?}: unit must be b, k, m or g"),
+    };
+    Ok((n * mult as f64) as u64)
+}
