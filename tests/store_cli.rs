@@ -146,3 +146,44 @@ fn rbuild_reads_what_umoci_writes() {
     let env_list = config["process"]["env"].as_array().unwrap();
     assert!(env_list.iter().any(|e| e == "A=1"), "{env_list:?}");
 }
+
+#[test]
+fn killed_ingest_is_invisible_and_prune_removes_it() {
+    // A load killed mid-blob: rbuild reads the archive from a FIFO, the test writes half a
+    // blob into it and SIGKILLs the process.
+    let env = Env::new();
+    env.busybox("busybox");
+    let fifo = env.path("pipe.tar");
+    run(Command::new("mkfifo").arg(&fifo));
+    let mut child = env.rbuild(&["load", "-i", fifo.to_str().unwrap()]).spawn().unwrap();
+    let mut header = tar::Header::new_ustar();
+    let hex = "ab".repeat(32);
+    header.set_path(format!("blobs/sha256/{hex}")).unwrap();
+    header.set_size(8 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut pipe = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    use std::io::Write;
+    pipe.write_all(header.as_bytes()).unwrap();
+    pipe.write_all(&vec![7u8; 1 << 20]).unwrap();
+    let ingest = env.root().join("ingest");
+    let partial = || -> u64 {
+        fs::read_dir(&ingest).unwrap().flatten().filter_map(|e| fs::metadata(e.path().join("data")).ok()).map(|m| m.len()).sum()
+    };
+    for _ in 0..200 {
+        if partial() >= 1 << 20 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(partial() >= 1 << 20, "the ingest holds the partial blob");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(pipe);
+    assert!(!env.root().join("blobs/sha256").join(&hex).exists(), "no partial blob is visible");
+    let listed = env.ok(&["images"]);
+    assert_eq!(listed.lines().count(), 2, "the store still lists just busybox: {listed}");
+    let out = env.ok(&["prune"]);
+    assert!(out.contains("Total reclaimed space: 1.05MB"), "{out}");
+    assert_eq!(fs::read_dir(&ingest).unwrap().count(), 0);
+}

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use rbuild_builder::build::cache::BuildCache;
 use rbuild_store::Store;
 
 use crate::render::human_size;
@@ -16,6 +17,9 @@ pub struct Args {
     /// Keep untagged (dangling) images; only sweep unreferenced blobs
     #[arg(long)]
     keep_dangling: bool,
+    /// Also drop the build cache (its layers are kept only while an image uses them)
+    #[arg(long)]
+    cache: bool,
 }
 
 /// Removes untagged images, then collects unreferenced blobs.
@@ -28,7 +32,12 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
             writeln!(out, "Deleted Images:\ndeleted: {}", entry.manifest.digest())?;
         }
     }
-    let report = store.gc(&[])?;
+    let cache = BuildCache::open(store)?;
+    if args.cache {
+        let n = cache.clear()?;
+        writeln!(out, "Deleted build cache entries: {n}")?;
+    }
+    let report = store.gc(&cache.roots())?;
     for d in &report.deleted {
         writeln!(out, "deleted: {d}")?;
     }

@@ -200,7 +200,8 @@ mod tests {
     #[test]
     fn rejects_bad_digests() {
         let upper = EMPTY.to_uppercase().replacen("SHA256", "sha256", 1);
-        let cases: &[(&str, fn(&DigestError) -> bool)] = &[
+        type Case<'a> = (&'a str, fn(&DigestError) -> bool);
+        let cases: &[Case] = &[
             ("sha256:", |e| matches!(e, DigestError::BadHex { .. })),
             ("sha256:abc", |e| matches!(e, DigestError::BadHex { .. })),
             (&upper, |e| matches!(e, DigestError::BadHex { .. })),

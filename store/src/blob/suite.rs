@@ -6,9 +6,12 @@ use std::path::Path;
 use super::{BlobError, BlobStore, Expected};
 use crate::digest::sha256_of;
 
+/// One named check of the suite.
+type Check = (&'static str, fn(&dyn BlobStore));
+
 /// Runs every conformance check against stores made by `make` (each gets a fresh temp dir).
 pub fn run_suite(make: impl Fn(&Path) -> Box<dyn BlobStore>) {
-    let checks: &[(&str, fn(&dyn BlobStore))] = &[
+    let checks: &[Check] = &[
         ("write_read", write_read),
         ("verify_digest", verify_digest),
         ("verify_size", verify_size),
