@@ -28,7 +28,13 @@ fn image_id(env: &Env, name: &str) -> String {
     env.ok(&["images", "--format", "json"])
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|r| format!("{}:{}", r["Repository"].as_str().unwrap(), r["Tag"].as_str().unwrap()) == name)
+        .find(|r| {
+            format!(
+                "{}:{}",
+                r["Repository"].as_str().unwrap(),
+                r["Tag"].as_str().unwrap()
+            ) == name
+        })
         .map(|r| r["ID"].as_str().unwrap().to_string())
         .unwrap_or_else(|| panic!("{name} not listed"))
 }
@@ -45,29 +51,64 @@ fn demo_builds_exports_and_unpacks() {
     let oci = env.path("oci");
     env.ok(&["export", "demo:0.0.1", oci.to_str().unwrap()]);
     let bundle = env.path("bundle");
-    run(Command::new("umoci").args(["unpack", "--image"]).arg(format!("{}:0.0.1", oci.display())).arg(&bundle));
+    run(Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:0.0.1", oci.display()))
+        .arg(&bundle));
     let rootfs = bundle.join("rootfs");
-    assert!(!rootfs.join("bin/vi").exists(), "the RUN deleted /bin/vi of the base");
-    assert_eq!(fs::read_to_string(rootfs.join("app/greeting.txt")).unwrap(), "hello from rbuild\n");
+    assert!(
+        !rootfs.join("bin/vi").exists(),
+        "the RUN deleted /bin/vi of the base"
+    );
+    assert_eq!(
+        fs::read_to_string(rootfs.join("app/greeting.txt")).unwrap(),
+        "hello from rbuild\n"
+    );
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let greeting = fs::metadata(rootfs.join("app/greeting.txt")).unwrap();
     assert_eq!(greeting.permissions().mode() & 0o777, 0o640);
     let data = fs::metadata(rootfs.join("app/data")).unwrap();
-    assert_eq!((data.uid(), data.gid()), (65534, 65534), "chown nobody:nogroup kept");
+    assert_eq!(
+        (data.uid(), data.gid()),
+        (65534, 65534),
+        "chown nobody:nogroup kept"
+    );
     let app = fs::metadata(rootfs.join("app/app.sh")).unwrap();
     assert_eq!(app.permissions().mode() & 0o777, 0o755);
-    assert_eq!(app.uid(), 0, "COPY from the context resets the owner to root");
-    let config: Value = serde_json::from_str(&run(Command::new("skopeo").args(["inspect", "--config"]).arg(format!("oci:{}:0.0.1", oci.display())))).unwrap();
+    assert_eq!(
+        app.uid(),
+        0,
+        "COPY from the context resets the owner to root"
+    );
+    let config: Value = serde_json::from_str(&run(Command::new("skopeo")
+        .args(["inspect", "--config"])
+        .arg(format!("oci:{}:0.0.1", oci.display()))))
+    .unwrap();
     let c = &config["config"];
     assert_eq!(c["WorkingDir"], "/app");
-    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "/app/app.sh"]));
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/bin/sh", "/app/app.sh"])
+    );
     assert!(c["ExposedPorts"]["8080/tcp"].is_object());
-    let env_list: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for want in ["APP_NAME=demo", "APP_VERSION=0.0.1", "GREETING=hello from rbuild"] {
+    let env_list: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for want in [
+        "APP_NAME=demo",
+        "APP_VERSION=0.0.1",
+        "GREETING=hello from rbuild",
+    ] {
         assert!(env_list.contains(&want), "{env_list:?}");
     }
     let mounts = fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!mounts.contains(env.root().to_str().unwrap()), "no mount left behind");
+    assert!(
+        !mounts.contains(env.root().to_str().unwrap()),
+        "no mount left behind"
+    );
 }
 
 #[test]
@@ -82,15 +123,27 @@ fn rebuild_is_cached_touch_is_cached_edit_reruns_the_rest() {
     build(&env, &["-t", "demo:1", c]);
     let first = image_id(&env, "demo:1");
     let (_, log) = build(&env, &["-t", "demo:1", c]);
-    assert_eq!(log.matches(" CACHED").count(), 3, "WORKDIR, RUN and COPY cached:\n{log}");
+    assert_eq!(
+        log.matches(" CACHED").count(),
+        3,
+        "WORKDIR, RUN and COPY cached:\n{log}"
+    );
     // Only the timestamps differ without SOURCE_DATE_EPOCH; the layers are the same.
     let _ = first;
     run(Command::new("touch").arg(ctx.join("app.sh")));
     let (_, log) = build(&env, &["-t", "demo:1", c]);
-    assert_eq!(log.matches(" CACHED").count(), 3, "an mtime-only change is a hit:\n{log}");
+    assert_eq!(
+        log.matches(" CACHED").count(),
+        3,
+        "an mtime-only change is a hit:\n{log}"
+    );
     fs::write(ctx.join("app.sh"), "#!/bin/sh\necho edited\n").unwrap();
     let (_, log) = build(&env, &["-t", "demo:1", c]);
-    assert_eq!(log.matches(" CACHED").count(), 2, "COPY reruns, WORKDIR and RUN stay cached:\n{log}");
+    assert_eq!(
+        log.matches(" CACHED").count(),
+        2,
+        "COPY reruns, WORKDIR and RUN stay cached:\n{log}"
+    );
     let (_, log) = build(&env, &["--no-cache", "-t", "demo:1", c]);
     assert_eq!(log.matches(" CACHED").count(), 0, "{log}");
 }
@@ -108,18 +161,49 @@ fn source_date_epoch_makes_builds_reproducible() {
     let ctx_a = demo_context(&a);
     let ctx_b = demo_context(&b);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    build(&a, &["--source-date-epoch", "1700000000", "-t", "r:1", ctx_a.to_str().unwrap()]);
+    build(
+        &a,
+        &[
+            "--source-date-epoch",
+            "1700000000",
+            "-t",
+            "r:1",
+            ctx_a.to_str().unwrap(),
+        ],
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    build(&b, &["--source-date-epoch", "1700000000", "-t", "r:1", ctx_b.to_str().unwrap()]);
+    build(
+        &b,
+        &[
+            "--source-date-epoch",
+            "1700000000",
+            "-t",
+            "r:1",
+            ctx_b.to_str().unwrap(),
+        ],
+    );
     // The base images were imported at different times, so compare the layers built on top.
     let layers = |env: &Env| -> Vec<String> {
         let oci = env.path("out");
         env.ok(&["export", "r:1", oci.to_str().unwrap()]);
         let m = fs::read_to_string(oci.join("index.json")).unwrap();
         let idx: Value = serde_json::from_str(&m).unwrap();
-        let digest = idx["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-        let man: Value = serde_json::from_str(&fs::read_to_string(oci.join("blobs/sha256").join(digest)).unwrap()).unwrap();
-        man["layers"].as_array().unwrap().iter().skip(1).map(|l| l["digest"].as_str().unwrap().to_string()).collect()
+        let digest = idx["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_string();
+        let man: Value = serde_json::from_str(
+            &fs::read_to_string(oci.join("blobs/sha256").join(digest)).unwrap(),
+        )
+        .unwrap();
+        man["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(layers(&a), layers(&b));
 }
@@ -133,12 +217,22 @@ fn failing_run_names_the_step_and_leaves_no_mount() {
     env.busybox("busybox:latest");
     let ctx = env.path("fail");
     fs::create_dir_all(&ctx).unwrap();
-    fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN echo about to fail && exit 3\n").unwrap();
-    let out = env.rbuild(&["-t", "x", ctx.to_str().unwrap()]).output().unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo about to fail && exit 3\n",
+    )
+    .unwrap();
+    let out = env
+        .rbuild(&["-t", "x", ctx.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Dockerfile:2"), "{err}");
-    assert!(err.contains("about to fail"), "output tail in the error: {err}");
+    assert!(
+        err.contains("about to fail"),
+        "output tail in the error: {err}"
+    );
     assert!(err.contains('3'), "{err}");
     let mounts = fs::read_to_string("/proc/mounts").unwrap();
     assert!(!mounts.contains(env.root().to_str().unwrap()), "{mounts}");
@@ -158,8 +252,20 @@ fn multistage_copy_from_and_target_skips_unneeded_stage() {
               FROM busybox\nCOPY --from=builder /out.txt /final.txt\nRUN cat /final.txt\n";
     fs::write(ctx.join("Dockerfile"), df).unwrap();
     let (_, log) = build(&env, &["-t", "ms:1", ctx.to_str().unwrap()]);
-    assert!(!log.contains("exit 1"), "the unused stage must not run:\n{log}");
+    assert!(
+        !log.contains("exit 1"),
+        "the unused stage must not run:\n{log}"
+    );
     assert!(log.contains("built"), "{log}");
-    let (_, log) = build(&env, &["--target", "builder", "-t", "ms:builder", ctx.to_str().unwrap()]);
+    let (_, log) = build(
+        &env,
+        &[
+            "--target",
+            "builder",
+            "-t",
+            "ms:builder",
+            ctx.to_str().unwrap(),
+        ],
+    );
     assert!(!log.contains("COPY --from"), "{log}");
 }

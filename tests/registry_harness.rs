@@ -16,7 +16,10 @@ use crate::util::have;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the race is harmless here).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running `docker-registry serve`, killed on drop.
@@ -37,6 +40,24 @@ impl Registry {
 
     /// Starts a registry that demands Basic auth for `user`/`pass` (htpasswd, bcrypt).
     pub fn start_with_auth(test: &str, auth: Option<(&str, &str)>) -> Option<Registry> {
+        Registry::start_with(test, auth, false)
+    }
+
+    /// Starts a registry serving HTTPS with a certificate for 127.0.0.1 signed by a fresh
+    /// test CA, whose PEM is [`Registry::ca`].
+    pub fn start_tls(test: &str) -> Option<Registry> {
+        if !have("openssl", test) {
+            return None;
+        }
+        Registry::start_with(test, None, true)
+    }
+
+    /// The test CA's PEM file (TLS registries only).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(test: &str, auth: Option<(&str, &str)>, tls: bool) -> Option<Registry> {
         if !have("docker-registry", test) || (auth.is_some() && !have("htpasswd", test)) {
             return None;
         }
@@ -48,9 +69,24 @@ impl Registry {
             dir.path().join("data").display()
         );
         if let Some((user, pass)) = auth {
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().expect("htpasswd");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .expect("htpasswd");
             std::fs::write(dir.path().join("htpasswd"), &out.stdout).expect("write htpasswd");
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: rbuild-test\n    path: {}\n", dir.path().join("htpasswd").display()));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: rbuild-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        if tls {
+            make_certs(dir.path());
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("write config");
@@ -63,7 +99,12 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let reg = Registry { child, port, dir };
-        reg.wait_ready(if auth.is_some() { 401 } else { 200 });
+        // Plain HTTP to a TLS port gets Go's 400 "HTTP request to an HTTPS server".
+        reg.wait_ready(match (tls, auth.is_some()) {
+            (true, _) => 400,
+            (false, true) => 401,
+            (false, false) => 200,
+        });
         Some(reg)
     }
 
@@ -75,7 +116,11 @@ impl Registry {
             }
             thread::sleep(Duration::from_millis(50));
         }
-        panic!("registry on port {} not ready; log:\n{}", self.port, self.log());
+        panic!(
+            "registry on port {} not ready; log:\n{}",
+            self.port,
+            self.log()
+        );
     }
 
     /// `127.0.0.1:PORT`.
@@ -101,11 +146,78 @@ impl Drop for Registry {
     }
 }
 
+/// A test CA (`ca.pem`) and a server certificate for IP 127.0.0.1 (`cert.pem`, `key.pem`).
+fn make_certs(dir: &Path) {
+    let ssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ext =
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    std::fs::write(dir.join("ext.cnf"), ext).expect("write ext.cnf");
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rbuild-test-ca",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
 /// The status of a bare HTTP/1.0 request, or `None` when nothing answers.
 pub fn http_status(port: u16, method: &str, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf[..n]);
@@ -229,16 +341,24 @@ fn force_close(head: &[u8]) -> Vec<u8> {
 
 fn handle(mut conn: TcpStream, upstream: u16, faults: &Faults, stats: &ProxyStats) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let Some((head, rest)) = read_head(&mut conn) else { return };
+    let Some((head, rest)) = read_head(&mut conn) else {
+        return;
+    };
     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
+    let line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
     if let Ok(mut log) = stats.log.lock() {
         log.push(line.clone());
     }
-    let every = |k: u32| k > 0 && n % k == 0;
+    let every = |k: u32| k > 0 && n.is_multiple_of(k);
     if every(faults.error_every) {
         stats.errors.fetch_add(1, Ordering::SeqCst);
-        let _ = conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = conn.write_all(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         return;
     }
     if every(faults.too_many_every) {
@@ -247,10 +367,21 @@ fn handle(mut conn: TcpStream, upstream: u16, faults: &Faults, stats: &ProxyStat
         let _ = write!(conn, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         return;
     }
-    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
-    let limit = if every(faults.drop_every) { faults.drop_after } else { usize::MAX };
-    let corrupt = faults.corrupt_blobs && line.starts_with("GET ") && line.contains("/blobs/sha256:");
-    if up.write_all(&force_close(&head)).and_then(|()| up.write_all(&rest)).is_err() {
+    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        return;
+    };
+    let limit = if every(faults.drop_every) {
+        faults.drop_after
+    } else {
+        usize::MAX
+    };
+    let corrupt =
+        faults.corrupt_blobs && line.starts_with("GET ") && line.contains("/blobs/sha256:");
+    if up
+        .write_all(&force_close(&head))
+        .and_then(|()| up.write_all(&rest))
+        .is_err()
+    {
         return;
     }
     let (mut up_r, mut conn_w) = match (up.try_clone(), conn.try_clone()) {
@@ -275,7 +406,13 @@ fn handle(mut conn: TcpStream, upstream: u16, faults: &Faults, stats: &ProxyStat
 
 /// Copies until EOF; cuts both ends once `limit` bytes passed (returns true then).
 /// With `corrupt`, flips the 1000th body byte (after the response head).
-fn pump(from: &mut TcpStream, to: &mut TcpStream, limit: usize, already: usize, corrupt: bool) -> bool {
+fn pump(
+    from: &mut TcpStream,
+    to: &mut TcpStream,
+    limit: usize,
+    already: usize,
+    corrupt: bool,
+) -> bool {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = already;
     let mut body_start: Option<usize> = None;
@@ -301,7 +438,12 @@ fn pump(from: &mut TcpStream, to: &mut TcpStream, limit: usize, already: usize, 
     }
 }
 
-fn flip_body_byte(chunk: &mut [u8], offset: usize, body_start: &mut Option<usize>, seen: &mut Vec<u8>) {
+fn flip_body_byte(
+    chunk: &mut [u8],
+    offset: usize,
+    body_start: &mut Option<usize>,
+    seen: &mut Vec<u8>,
+) {
     if body_start.is_none() {
         seen.extend_from_slice(chunk);
         *body_start = find(seen, b"\r\n\r\n").map(|i| i + 4);

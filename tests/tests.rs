@@ -1,6 +1,9 @@
 //! End-to-end tests of the `rbuild` binary (one test binary, helpers in `util`).
 
 mod build;
+mod build_registry;
 mod inspect;
+mod push_pull;
+mod registry_harness;
 mod store_cli;
 mod util;

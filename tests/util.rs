@@ -47,7 +47,11 @@ impl Env {
     /// Runs `rbuild ARGS`, expects failure, returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.rbuild(args).output().expect("run rbuild");
-        assert!(!out.status.success(), "rbuild {} should fail", args.join(" "));
+        assert!(
+            !out.status.success(),
+            "rbuild {} should fail",
+            args.join(" ")
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -100,7 +104,11 @@ pub fn is_root(test: &str) -> bool {
 fn rustix_euid_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -117,7 +125,10 @@ pub fn busybox_tar() -> Option<PathBuf> {
         let script = workspace().join("testdata/busybox/make-rootfs.sh");
         let out = Command::new("bash").arg(script).arg(&dir).output().ok()?;
         if !out.status.success() {
-            eprintln!("busybox rootfs unavailable: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!(
+                "busybox rootfs unavailable: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             return None;
         }
         Some(dir.join("rootfs.tar"))

@@ -53,7 +53,11 @@ impl<'a> Repo<'a> {
     /// The repository `name` on `client`'s registry; `push` asks tokens for push access too.
     pub fn new(client: &'a Client, name: &str, push: bool) -> Repo<'a> {
         let action = if push { "pull,push" } else { "pull" };
-        Repo { client, name: name.to_string(), scopes: vec![format!("repository:{name}:{action}")] }
+        Repo {
+            client,
+            name: name.to_string(),
+            scopes: vec![format!("repository:{name}:{action}")],
+        }
     }
 
     /// The client behind this repository.
@@ -72,19 +76,39 @@ impl<'a> Repo<'a> {
 
     /// `GET /v2/<name>/manifests/<reference>`; 200 only, body capped at [`MANIFEST_LIMIT`].
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, RegistryError> {
-        let req = self.request(Method::GET, format!("/v2/{}/manifests/{reference}", self.name)).header(ACCEPT, MANIFEST_ACCEPT);
-        let resp = self.client.expect(&req.method, self.client.send(&req).await?, &[200]).await?;
-        let header = |h| resp.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let req = self
+            .request(
+                Method::GET,
+                format!("/v2/{}/manifests/{reference}", self.name),
+            )
+            .header(ACCEPT, MANIFEST_ACCEPT);
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[200])
+            .await?;
+        let header = |h| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let content_type = header(CONTENT_TYPE).unwrap_or_default();
         let header_digest = header(DOCKER_CONTENT_DIGEST);
         let bytes = read_limited(resp, MANIFEST_LIMIT).await?;
-        Ok(FetchedManifest { bytes, content_type, header_digest })
+        Ok(FetchedManifest {
+            bytes,
+            content_type,
+            header_digest,
+        })
     }
 
     /// `HEAD /v2/<name>/blobs/<digest>`: `Ok(true)` on 200, `Ok(false)` on 404, an error otherwise.
     pub async fn head_blob(&self, digest: &Digest) -> Result<bool, RegistryError> {
         let req = self.request(Method::HEAD, format!("/v2/{}/blobs/{digest}", self.name));
-        let resp = self.client.expect(&req.method, self.client.send(&req).await?, &[200, 404]).await?;
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[200, 404])
+            .await?;
         Ok(resp.status().as_u16() == 200)
     }
 
@@ -95,11 +119,16 @@ impl<'a> Repo<'a> {
         if offset > 0 {
             req = req.header(RANGE, &format!("bytes={offset}-"));
         }
-        self.client.expect(&req.method, self.client.send(&req).await?, &[200, 206]).await
+        self.client
+            .expect(&req.method, self.client.send(&req).await?, &[200, 206])
+            .await
     }
 
     /// `POST /v2/<name>/blobs/uploads/`, with `mount`/`from` when `mount_from` is given.
-    pub async fn start_upload(&self, mount: Option<(&Digest, &str)>) -> Result<UploadStart, RegistryError> {
+    pub async fn start_upload(
+        &self,
+        mount: Option<(&Digest, &str)>,
+    ) -> Result<UploadStart, RegistryError> {
         let mut url = format!("/v2/{}/blobs/uploads/", self.name);
         let mut req = self.request(Method::POST, String::new());
         if let Some((digest, from)) = mount {
@@ -107,7 +136,10 @@ impl<'a> Repo<'a> {
             req.scopes.push(format!("repository:{from}:pull"));
         }
         req.url = url;
-        let resp = self.client.expect(&req.method, self.client.send(&req).await?, &[201, 202]).await?;
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[201, 202])
+            .await?;
         if resp.status().as_u16() == 201 {
             return Ok(UploadStart::Mounted);
         }
@@ -116,13 +148,22 @@ impl<'a> Repo<'a> {
 
     async fn location(&self, resp: &Response) -> Result<String, RegistryError> {
         let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
-        let loc = loc.ok_or_else(|| RegistryError::BadHeader { url: resp.url().to_string(), header: "Location" })?;
+        let loc = loc.ok_or_else(|| RegistryError::BadHeader {
+            url: resp.url().to_string(),
+            header: "Location",
+        })?;
         self.client.url(loc).await
     }
 
     /// `PATCH <session>` with bytes `start..start+len` of the body; 202 gives the next URL.
     /// Never retried at the transport level: the caller asks the registry where it stands.
-    pub async fn patch_chunk(&self, session: &str, start: u64, body: BodySource, len: u64) -> Result<String, RegistryError> {
+    pub async fn patch_chunk(
+        &self,
+        session: &str,
+        start: u64,
+        body: BodySource,
+        len: u64,
+    ) -> Result<String, RegistryError> {
         let end = start + len.max(1) - 1;
         let req = self
             .request(Method::PATCH, session.to_string())
@@ -130,34 +171,76 @@ impl<'a> Repo<'a> {
             .header(CONTENT_RANGE, &format!("{start}-{end}"))
             .body(body)
             .no_retry();
-        let resp = self.client.expect(&req.method, self.client.send(&req).await?, &[202]).await?;
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[202])
+            .await?;
         self.location(&resp).await
     }
 
     /// `GET <session>`: how many bytes the registry holds (`Range: 0-N`) and the URL to continue with.
     pub async fn upload_status(&self, session: &str) -> Result<(u64, String), RegistryError> {
         let req = self.request(Method::GET, session.to_string());
-        let resp = self.client.expect(&req.method, self.client.send(&req).await?, &[204]).await?;
-        let range = resp.headers().get(RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let offset = range.as_deref().and_then(parse_range_end).ok_or_else(|| RegistryError::BadHeader { url: session.to_string(), header: "Range" })?;
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[204])
+            .await?;
+        let range = resp
+            .headers()
+            .get(RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let offset =
+            range
+                .as_deref()
+                .and_then(parse_range_end)
+                .ok_or_else(|| RegistryError::BadHeader {
+                    url: session.to_string(),
+                    header: "Range",
+                })?;
         Ok((offset, self.location(&resp).await?))
     }
 
     /// `PUT <session>?digest=…` with an optional last piece of content; 201.
-    pub async fn finish_upload(&self, session: &str, digest: &Digest, body: BodySource) -> Result<(), RegistryError> {
-        let mut url = reqwest::Url::parse(session).map_err(|_| RegistryError::BadUrl { url: session.to_string() })?;
+    pub async fn finish_upload(
+        &self,
+        session: &str,
+        digest: &Digest,
+        body: BodySource,
+    ) -> Result<(), RegistryError> {
+        let mut url = reqwest::Url::parse(session).map_err(|_| RegistryError::BadUrl {
+            url: session.to_string(),
+        })?;
         url.query_pairs_mut().append_pair("digest", digest.as_ref());
-        let req = self.request(Method::PUT, url.to_string()).header(CONTENT_TYPE, "application/octet-stream").body(body).no_retry();
-        self.client.expect(&req.method, self.client.send(&req).await?, &[201]).await.map(drop)
+        let req = self
+            .request(Method::PUT, url.to_string())
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .no_retry();
+        self.client
+            .expect(&req.method, self.client.send(&req).await?, &[201])
+            .await
+            .map(drop)
     }
 
     /// `PUT /v2/<name>/manifests/<reference>` with the exact bytes; 201.
-    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Vec<u8>) -> Result<(), RegistryError> {
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), RegistryError> {
         let req = self
-            .request(Method::PUT, format!("/v2/{}/manifests/{reference}", self.name))
+            .request(
+                Method::PUT,
+                format!("/v2/{}/manifests/{reference}", self.name),
+            )
             .header(CONTENT_TYPE, media_type)
             .body(BodySource::Bytes(bytes.into()));
-        self.client.expect(&req.method, self.client.send(&req).await?, &[201]).await.map(drop)
+        self.client
+            .expect(&req.method, self.client.send(&req).await?, &[201])
+            .await
+            .map(drop)
     }
 }
 
@@ -178,7 +261,14 @@ async fn read_limited(mut resp: Response, limit: u64) -> Result<Vec<u8>, Registr
     let url = resp.url().to_string();
     let mut out = Vec::new();
     loop {
-        let chunk = resp.chunk().await.map_err(|source| RegistryError::Connection { method: "GET".into(), url: url.clone(), source })?;
+        let chunk = resp
+            .chunk()
+            .await
+            .map_err(|source| RegistryError::Connection {
+                method: "GET".into(),
+                url: url.clone(),
+                source,
+            })?;
         let Some(chunk) = chunk else { return Ok(out) };
         out.extend_from_slice(&chunk);
         if out.len() as u64 > limit {

@@ -23,7 +23,12 @@ fn algo(c: Compression) -> &'static str {
 }
 
 fn cache_path(store: &Store, diff_id: &Digest, c: Compression) -> PathBuf {
-    store.root().join("registry").join("compressed").join(algo(c)).join(diff_id.digest())
+    store
+        .root()
+        .join("registry")
+        .join("compressed")
+        .join(algo(c))
+        .join(diff_id.digest())
 }
 
 /// The cached compressed blob for `diff_id`, when the cache names one that is still in the store.
@@ -55,25 +60,48 @@ pub fn layer_media_type(c: Compression, manifest_type: &str) -> MediaType {
 /// Compresses the uncompressed layer blob `layer` with `c` into the store (or finds the
 /// cached result) and returns the compressed blob's descriptor. The tar is re-hashed on
 /// the way, so a damaged local layer is refused rather than pushed.
-pub fn compressed_layer(store: &Store, layer: &Descriptor, c: Compression, manifest_type: &str) -> Result<Descriptor, PushError> {
+pub fn compressed_layer(
+    store: &Store,
+    layer: &Descriptor,
+    c: Compression,
+    manifest_type: &str,
+) -> Result<Descriptor, PushError> {
     let diff_id = layer.digest();
     let media_type = layer_media_type(c, manifest_type);
     if let Some((digest, size)) = cached(store, diff_id, c) {
         return Ok(Descriptor::new(media_type, size, digest));
     }
-    let blob_err = |source| PushError::Blob { digest: diff_id.clone(), source: Box::new(source) };
+    let blob_err = |source| PushError::Blob {
+        digest: diff_id.clone(),
+        source: Box::new(source),
+    };
     let mut reader = store.blobs().open(diff_id).map_err(blob_err)?;
     let sink = store.blobs().begin().map_err(blob_err)?;
-    let compress_err = |source| PushError::Compress { digest: diff_id.clone(), source };
+    let compress_err = |source| PushError::Compress {
+        digest: diff_id.clone(),
+        source,
+    };
     let mut writer = LayerWriter::new(sink, c).map_err(compress_err)?;
-    io::copy(&mut reader, &mut writer).map_err(|source| PushError::Read { digest: diff_id.clone(), source })?;
+    io::copy(&mut reader, &mut writer).map_err(|source| PushError::Read {
+        digest: diff_id.clone(),
+        source,
+    })?;
     let (sink, digests) = writer.finish().map_err(compress_err)?;
     if &digests.diff_id != diff_id {
         sink.abort().map_err(blob_err)?;
-        return Err(PushError::DiffId { digest: diff_id.clone(), actual: digests.diff_id });
+        return Err(PushError::DiffId {
+            digest: diff_id.clone(),
+            actual: digests.diff_id,
+        });
     }
-    let expected = Expected { digest: digests.digest.clone(), size: Some(digests.size) };
+    let expected = Expected {
+        digest: digests.digest.clone(),
+        size: Some(digests.size),
+    };
     sink.commit(Some(&expected)).map_err(blob_err)?;
-    remember(store, diff_id, c, &digests.digest).map_err(|source| PushError::Cache { path: cache_path(store, diff_id, c), source })?;
+    remember(store, diff_id, c, &digests.digest).map_err(|source| PushError::Cache {
+        path: cache_path(store, diff_id, c),
+        source,
+    })?;
     Ok(Descriptor::new(media_type, digests.size, digests.digest))
 }

@@ -27,7 +27,9 @@ struct ErrorBody {
 
 /// Parses a registry error body; anything that is not the JSON error shape gives no diagnostics.
 pub fn parse_diagnostics(body: &[u8]) -> Vec<Diagnostic> {
-    serde_json::from_slice::<ErrorBody>(body).map(|b| b.errors).unwrap_or_default()
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.errors)
+        .unwrap_or_default()
 }
 
 /// The plain-words meaning of a distribution error code.
@@ -106,6 +108,15 @@ pub enum RegistryError {
         #[source]
         source: reqwest::Error,
     },
+    /// The registry did not answer at all, after retries (not retried again).
+    #[error("cannot reach registry {registry}: {source}")]
+    Unreachable {
+        /// The registry name.
+        registry: String,
+        /// The last connection error.
+        #[source]
+        source: Box<RegistryError>,
+    },
     /// A header the protocol needs is missing or malformed.
     #[error("{url}: missing or malformed {header} header")]
     BadHeader {
@@ -180,7 +191,9 @@ impl RegistryError {
     /// True for failures a retry can fix: connection errors, 5xx, 429 and 408.
     pub fn is_temporary(&self) -> bool {
         match self {
-            RegistryError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+            RegistryError::Status { status, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
             RegistryError::Connection { .. } => true,
             RegistryError::Token { status, .. } => *status >= 500 || *status == 429,
             _ => false,
@@ -190,7 +203,9 @@ impl RegistryError {
     /// The HTTP status, when the registry answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            RegistryError::Status { status, .. } | RegistryError::Token { status, .. } => Some(*status),
+            RegistryError::Status { status, .. } | RegistryError::Token { status, .. } => {
+                Some(*status)
+            }
             RegistryError::Unauthorized { .. } => Some(401),
             _ => None,
         }
@@ -199,7 +214,8 @@ impl RegistryError {
     /// True when one of the registry's diagnostics carries `code`.
     pub fn has_code(&self, code: &str) -> bool {
         match self {
-            RegistryError::Status { diagnostics, .. } | RegistryError::Unauthorized { diagnostics, .. } => {
+            RegistryError::Status { diagnostics, .. }
+            | RegistryError::Unauthorized { diagnostics, .. } => {
                 diagnostics.iter().any(|d| d.code == code)
             }
             _ => false,
@@ -231,10 +247,16 @@ mod tests {
 
     #[test]
     fn diagnostics_in_plain_words() {
-        let e = status(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"y"}}]}"#);
+        let e = status(
+            404,
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"y"}}]}"#,
+        );
         let text = e.to_string();
         assert!(text.contains("HTTP 404"), "{text}");
-        assert!(text.contains("no such tag or digest (MANIFEST_UNKNOWN"), "{text}");
+        assert!(
+            text.contains("no such tag or digest (MANIFEST_UNKNOWN"),
+            "{text}"
+        );
         assert!(e.has_code("MANIFEST_UNKNOWN") && !e.has_code("DENIED"));
         assert!(!e.is_temporary());
     }
@@ -242,19 +264,34 @@ mod tests {
     #[test]
     fn non_json_bodies_give_no_diagnostics() {
         assert!(parse_diagnostics(b"<html>bad gateway</html>").is_empty());
-        assert_eq!(status(502, "oops").to_string(), "GET http://r/v2/x/manifests/y: HTTP 502");
+        assert_eq!(
+            status(502, "oops").to_string(),
+            "GET http://r/v2/x/manifests/y: HTTP 502"
+        );
     }
 
     #[test]
     fn temporary_statuses() {
-        for (code, temp) in [(500, true), (502, true), (503, true), (429, true), (404, false), (400, false), (403, false)] {
+        for (code, temp) in [
+            (500, true),
+            (502, true),
+            (503, true),
+            (429, true),
+            (404, false),
+            (400, false),
+            (403, false),
+        ] {
             assert_eq!(status(code, "").is_temporary(), temp, "{code}");
         }
     }
 
     #[test]
     fn unauthorized_hint() {
-        let e = RegistryError::Unauthorized { registry: "r:1".into(), diagnostics: vec![], had_credentials: false };
+        let e = RegistryError::Unauthorized {
+            registry: "r:1".into(),
+            diagnostics: vec![],
+            had_credentials: false,
+        };
         assert!(e.to_string().contains("run `rbuild login r:1`"));
     }
 }

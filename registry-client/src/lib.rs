@@ -29,7 +29,9 @@ pub mod retry;
 pub mod secret;
 
 pub use auth::Credentials;
-pub use blocking::{login, login_blocking, logout, pull_blocking, push_blocking};
+pub use blocking::{
+    login, login_blocking, logout, pull_blocking, push_blocking, resolve_or_pull_blocking,
+};
 pub use client::ClientOptions;
 pub use compress::{cached as cached_compressed, layer_media_type};
 pub use error::RegistryError;

@@ -28,13 +28,19 @@ impl Platform {
     /// Parses `os/arch[/variant]`.
     pub fn parse(s: &str) -> Result<Platform, PlatformError> {
         let parts: Vec<&str> = s.split('/').collect();
-        let bad = || PlatformError { input: s.to_string() };
+        let bad = || PlatformError {
+            input: s.to_string(),
+        };
         if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(bad());
         }
         let architecture = normalize_arch(parts[1]).to_string();
         let variant = parts.get(2).map(|v| v.to_string());
-        Ok(Platform { os: parts[0].to_ascii_lowercase(), architecture, variant })
+        Ok(Platform {
+            os: parts[0].to_ascii_lowercase(),
+            architecture,
+            variant,
+        })
     }
 
     /// The platform of this machine, in OCI terms (`linux/amd64`, `linux/arm64/v8`, …).
@@ -47,13 +53,19 @@ impl Platform {
             "powerpc64" => ("ppc64le", None),
             other => (other, None),
         };
-        Platform { os: std::env::consts::OS.to_string(), architecture: architecture.into(), variant: variant.map(String::from) }
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            architecture: architecture.into(),
+            variant: variant.map(String::from),
+        }
     }
 
     /// True when an index entry's platform satisfies this one. An unspecified variant
     /// matches any; `arm64` treats a missing variant as `v8`.
     pub fn matches(&self, desc: &Descriptor) -> bool {
-        let Some(p) = desc.platform() else { return false };
+        let Some(p) = desc.platform() else {
+            return false;
+        };
         let arch = normalize_arch(&p.architecture().to_string()).to_string();
         if p.os().to_string() != self.os || arch != self.architecture {
             return false;
@@ -124,7 +136,10 @@ mod tests {
     }
 
     fn pick(p: &str) -> Option<u64> {
-        Platform::parse(p).unwrap().select(&index()).map(|d| d.size())
+        Platform::parse(p)
+            .unwrap()
+            .select(&index())
+            .map(|d| d.size())
     }
 
     #[test]
@@ -142,7 +157,10 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        assert_eq!(Platform::parse("linux/arm64/v8").unwrap().to_string(), "linux/arm64/v8");
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").unwrap().to_string(),
+            "linux/arm64/v8"
+        );
         for bad in ["linux", "linux/", "/amd64", "a/b/c/d"] {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }

@@ -70,12 +70,26 @@ fn short(d: &Digest) -> &str {
 /// One plain line for an event, or `None` for the chatty `Bytes` events.
 pub fn plain_line(event: &Event) -> Option<String> {
     match event {
-        Event::Started { digest, size, offset: 0 } => Some(format!("{}: downloading {size} bytes", short(digest))),
-        Event::Started { digest, size, offset } => Some(format!("{}: resuming at {offset} of {size} bytes", short(digest))),
+        Event::Started {
+            digest,
+            size,
+            offset: 0,
+        } => Some(format!("{}: downloading {size} bytes", short(digest))),
+        Event::Started {
+            digest,
+            size,
+            offset,
+        } => Some(format!(
+            "{}: resuming at {offset} of {size} bytes",
+            short(digest)
+        )),
         Event::Bytes { .. } => None,
         Event::Exists { digest } => Some(format!("{}: already exists", short(digest))),
         Event::Mounted { digest, from } => Some(format!("{}: mounted from {from}", short(digest))),
-        Event::Retrying { digest, offset } => Some(format!("{}: connection lost, resuming at {offset}", short(digest))),
+        Event::Retrying { digest, offset } => Some(format!(
+            "{}: connection lost, resuming at {offset}",
+            short(digest)
+        )),
         Event::Done { digest, size } => Some(format!("{}: done ({size} bytes)", short(digest))),
     }
 }
@@ -95,12 +109,42 @@ mod tests {
 
     #[test]
     fn plain_lines() {
-        let d: Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".parse().unwrap();
-        let started = Event::Started { digest: d.clone(), size: 10, offset: 0 };
-        assert_eq!(plain_line(&started).as_deref(), Some("0123456789ab: downloading 10 bytes"));
-        let resumed = Event::Started { digest: d.clone(), size: 10, offset: 4 };
-        assert_eq!(plain_line(&resumed).as_deref(), Some("0123456789ab: resuming at 4 of 10 bytes"));
-        assert_eq!(plain_line(&Event::Bytes { digest: d.clone(), done: 1, size: 10 }), None);
-        assert_eq!(plain_line(&Event::Mounted { digest: d, from: "a/b".into() }).as_deref(), Some("0123456789ab: mounted from a/b"));
+        let d: Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            .parse()
+            .unwrap();
+        let started = Event::Started {
+            digest: d.clone(),
+            size: 10,
+            offset: 0,
+        };
+        assert_eq!(
+            plain_line(&started).as_deref(),
+            Some("0123456789ab: downloading 10 bytes")
+        );
+        let resumed = Event::Started {
+            digest: d.clone(),
+            size: 10,
+            offset: 4,
+        };
+        assert_eq!(
+            plain_line(&resumed).as_deref(),
+            Some("0123456789ab: resuming at 4 of 10 bytes")
+        );
+        assert_eq!(
+            plain_line(&Event::Bytes {
+                digest: d.clone(),
+                done: 1,
+                size: 10
+            }),
+            None
+        );
+        assert_eq!(
+            plain_line(&Event::Mounted {
+                digest: d,
+                from: "a/b".into()
+            })
+            .as_deref(),
+            Some("0123456789ab: mounted from a/b")
+        );
     }
 }

@@ -26,7 +26,10 @@ struct Record {
 const KEEP: usize = 8;
 
 fn record_path(store_root: &Path, digest: &Digest) -> PathBuf {
-    store_root.join("registry").join("sources").join(format!("{}.json", digest.digest()))
+    store_root
+        .join("registry")
+        .join("sources")
+        .join(format!("{}.json", digest.digest()))
 }
 
 /// The repositories known to hold `digest`; a missing or unreadable record means none.
@@ -41,7 +44,9 @@ pub fn sources(store_root: &Path, digest: &Digest) -> Vec<Source> {
 /// Remembers that `source` holds `digest` (atomically replacing the record).
 pub fn record(store_root: &Path, digest: &Digest, source: &Source) -> io::Result<()> {
     let path = record_path(store_root, digest);
-    let mut rec = Record { sources: sources(store_root, digest) };
+    let mut rec = Record {
+        sources: sources(store_root, digest),
+    };
     if rec.sources.first() == Some(source) {
         return Ok(());
     }
@@ -56,8 +61,16 @@ pub fn record(store_root: &Path, digest: &Digest, source: &Source) -> io::Result
 }
 
 /// A repository other than `repository` on `registry` that holds `digest`, for a mount.
-pub fn mount_source(store_root: &Path, digest: &Digest, registry: &str, repository: &str) -> Option<String> {
-    sources(store_root, digest).into_iter().find(|s| s.registry == registry && s.repository != repository).map(|s| s.repository)
+pub fn mount_source(
+    store_root: &Path,
+    digest: &Digest,
+    registry: &str,
+    repository: &str,
+) -> Option<String> {
+    sources(store_root, digest)
+        .into_iter()
+        .find(|s| s.registry == registry && s.repository != repository)
+        .map(|s| s.repository)
 }
 
 #[cfg(test)]
@@ -67,14 +80,25 @@ mod tests {
     #[test]
     fn records_newest_first_and_finds_mounts() {
         let dir = tempfile::tempdir().unwrap();
-        let d: Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".parse().unwrap();
-        let src = |r: &str, repo: &str| Source { registry: r.into(), repository: repo.into() };
+        let d: Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            .parse()
+            .unwrap();
+        let src = |r: &str, repo: &str| Source {
+            registry: r.into(),
+            repository: repo.into(),
+        };
         assert!(sources(dir.path(), &d).is_empty());
         record(dir.path(), &d, &src("r:1", "a")).unwrap();
         record(dir.path(), &d, &src("r:2", "b")).unwrap();
         record(dir.path(), &d, &src("r:1", "a")).unwrap();
-        assert_eq!(sources(dir.path(), &d), vec![src("r:1", "a"), src("r:2", "b")]);
-        assert_eq!(mount_source(dir.path(), &d, "r:1", "other"), Some("a".to_string()));
+        assert_eq!(
+            sources(dir.path(), &d),
+            vec![src("r:1", "a"), src("r:2", "b")]
+        );
+        assert_eq!(
+            mount_source(dir.path(), &d, "r:1", "other"),
+            Some("a".to_string())
+        );
         assert_eq!(mount_source(dir.path(), &d, "r:1", "a"), None);
         assert_eq!(mount_source(dir.path(), &d, "r:3", "x"), None);
     }

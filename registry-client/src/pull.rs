@@ -34,7 +34,12 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> PullOptions {
-        PullOptions { client: ClientOptions::from_env(), platform: None, concurrency: 4, progress: progress::silent() }
+        PullOptions {
+            client: ClientOptions::from_env(),
+            platform: None,
+            concurrency: 4,
+            progress: progress::silent(),
+        }
     }
 }
 
@@ -47,6 +52,9 @@ pub enum PullError {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The reference is not a valid image reference.
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
     /// Writing or verifying a blob failed (digest or size mismatch included).
     #[error("blob {digest}: {source}")]
     Blob {
@@ -74,7 +82,9 @@ pub enum PullError {
         size: u64,
     },
     /// A `206` answer started somewhere else than asked.
-    #[error("blob {digest}: the registry answered a range request at {offset} with a different range")]
+    #[error(
+        "blob {digest}: the registry answered a range request at {offset} with a different range"
+    )]
     BadRange {
         /// The blob.
         digest: Digest,
@@ -163,11 +173,18 @@ pub fn manifest_kind(content_type: &str, bytes: &[u8]) -> (ManifestKind, String)
     let ct = content_type.split(';').next().unwrap_or("").trim();
     let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     let field = json.get("mediaType").and_then(|v| v.as_str()).unwrap_or("");
-    let media_type = [ct, field].into_iter().find(|t| kind_of(t) != ManifestKind::Unknown).map(str::to_string);
+    let media_type = [ct, field]
+        .into_iter()
+        .find(|t| kind_of(t) != ManifestKind::Unknown)
+        .map(str::to_string);
     if let Some(mt) = media_type {
         return (kind_of(&mt), mt);
     }
-    match (json.get("schemaVersion").and_then(|v| v.as_u64()), json.get("manifests"), json.get("layers")) {
+    match (
+        json.get("schemaVersion").and_then(|v| v.as_u64()),
+        json.get("manifests"),
+        json.get("layers"),
+    ) {
         (Some(1), _, _) => (ManifestKind::Schema1, ct.to_string()),
         (_, Some(_), _) => (ManifestKind::Index, MediaType::ImageIndex.to_string()),
         (_, _, Some(_)) => (ManifestKind::Image, MediaType::ImageManifest.to_string()),
@@ -177,45 +194,90 @@ pub fn manifest_kind(content_type: &str, bytes: &[u8]) -> (ManifestKind, String)
 
 fn kind_of(media_type: &str) -> ManifestKind {
     match media_type {
-        "application/vnd.oci.image.index.v1+json" | "application/vnd.docker.distribution.manifest.list.v2+json" => ManifestKind::Index,
-        "application/vnd.oci.image.manifest.v1+json" | "application/vnd.docker.distribution.manifest.v2+json" => ManifestKind::Image,
-        "application/vnd.docker.distribution.manifest.v1+json" | "application/vnd.docker.distribution.manifest.v1+prettyjws" => ManifestKind::Schema1,
+        "application/vnd.oci.image.index.v1+json"
+        | "application/vnd.docker.distribution.manifest.list.v2+json" => ManifestKind::Index,
+        "application/vnd.oci.image.manifest.v1+json"
+        | "application/vnd.docker.distribution.manifest.v2+json" => ManifestKind::Image,
+        "application/vnd.docker.distribution.manifest.v1+json"
+        | "application/vnd.docker.distribution.manifest.v1+prettyjws" => ManifestKind::Schema1,
         _ => ManifestKind::Unknown,
     }
 }
 
 /// Fetches a manifest and checks its bytes against the digest asked for, or else the
 /// `Docker-Content-Digest` the registry announced.
-async fn fetch_verified(repo: &Repo<'_>, reference: &Reference, want: &str, pinned: Option<&Digest>) -> Result<(FetchedManifest, Digest), PullError> {
+async fn fetch_verified(
+    repo: &Repo<'_>,
+    reference: &Reference,
+    want: &str,
+    pinned: Option<&Digest>,
+) -> Result<(FetchedManifest, Digest), PullError> {
     let m = repo.get_manifest(want).await?;
     let actual = sha256_of(&m.bytes);
     let expected = pinned.map(|d| d.to_string()).or(m.header_digest.clone());
-    if let Some(expected) = expected.filter(|e| e.starts_with("sha256:") && *e != actual.to_string()) {
-        return Err(PullError::ManifestDigest { reference: reference.to_string(), expected, actual });
+    if let Some(expected) =
+        expected.filter(|e| e.starts_with("sha256:") && *e != actual.to_string())
+    {
+        return Err(PullError::ManifestDigest {
+            reference: reference.to_string(),
+            expected,
+            actual,
+        });
     }
     Ok((m, actual))
 }
 
 /// Resolves the reference to one image manifest: through the index when there is one.
-async fn resolve_image(repo: &Repo<'_>, reference: &Reference, platform: &Platform) -> Result<(FetchedManifest, String), PullError> {
-    let (top, _) = fetch_verified(repo, reference, &reference.manifest_ref(), reference.digest()).await?;
+async fn resolve_image(
+    repo: &Repo<'_>,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<(FetchedManifest, String), PullError> {
+    let (top, _) = fetch_verified(
+        repo,
+        reference,
+        &reference.manifest_ref(),
+        reference.digest(),
+    )
+    .await?;
     let (kind, media_type) = manifest_kind(&top.content_type, &top.bytes);
-    let bad_json = |source| PullError::BadManifest { reference: reference.to_string(), source };
+    let bad_json = |source| PullError::BadManifest {
+        reference: reference.to_string(),
+        source,
+    };
     match kind {
         ManifestKind::Image => Ok((top, media_type)),
-        ManifestKind::Schema1 => Err(PullError::Schema1 { reference: reference.to_string() }),
-        ManifestKind::Unknown => Err(PullError::MediaType { reference: reference.to_string(), media_type }),
+        ManifestKind::Schema1 => Err(PullError::Schema1 {
+            reference: reference.to_string(),
+        }),
+        ManifestKind::Unknown => Err(PullError::MediaType {
+            reference: reference.to_string(),
+            media_type,
+        }),
         ManifestKind::Index => {
             let index: ImageIndex = serde_json::from_slice(&top.bytes).map_err(bad_json)?;
             let Some(child) = platform.select(&index) else {
                 let available = platform::available(&index);
-                return Err(PullError::NoPlatform { reference: reference.to_string(), platform: platform.clone(), available });
+                return Err(PullError::NoPlatform {
+                    reference: reference.to_string(),
+                    platform: platform.clone(),
+                    available,
+                });
             };
-            let (m, _) = fetch_verified(repo, reference, child.digest().as_ref(), Some(child.digest())).await?;
+            let (m, _) = fetch_verified(
+                repo,
+                reference,
+                child.digest().as_ref(),
+                Some(child.digest()),
+            )
+            .await?;
             let (kind, media_type) = manifest_kind(&m.content_type, &m.bytes);
             match kind {
                 ManifestKind::Image => Ok((m, media_type)),
-                _ => Err(PullError::MediaType { reference: reference.to_string(), media_type }),
+                _ => Err(PullError::MediaType {
+                    reference: reference.to_string(),
+                    media_type,
+                }),
             }
         }
     }
@@ -226,33 +288,61 @@ async fn resolve_image(repo: &Repo<'_>, reference: &Reference, platform: &Platfo
 /// Blobs already in the store are skipped; partial downloads resume. The image is tagged
 /// under its short name (`busybox:latest`, `127.0.0.1:5000/library/busybox:latest`);
 /// a pull by digest alone stores the image untagged.
-pub async fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<Descriptor, PullError> {
+pub async fn pull(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<Descriptor, PullError> {
     let client = Client::new(reference.registry(), &opts.client)?;
     let repo = Repo::new(&client, reference.repository(), false);
     let _lock = store.lock_shared()?;
     let platform = opts.platform.clone().unwrap_or_else(Platform::host);
     let (fetched, media_type) = resolve_image(&repo, reference, &platform).await?;
     let manifest: ImageManifest =
-        serde_json::from_slice(&fetched.bytes).map_err(|source| PullError::BadManifest { reference: reference.to_string(), source })?;
-    let blobs: Vec<Descriptor> = std::iter::once(manifest.config().clone()).chain(manifest.layers().iter().cloned()).collect();
-    futures_util::stream::iter(blobs.iter().map(|d| fetch_blob(store, &repo, d, &opts.progress)))
-        .buffer_unordered(opts.concurrency.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+        serde_json::from_slice(&fetched.bytes).map_err(|source| PullError::BadManifest {
+            reference: reference.to_string(),
+            source,
+        })?;
+    let blobs: Vec<Descriptor> = std::iter::once(manifest.config().clone())
+        .chain(manifest.layers().iter().cloned())
+        .collect();
+    futures_util::stream::iter(
+        blobs
+            .iter()
+            .map(|d| fetch_blob(store, &repo, d, &opts.progress)),
+    )
+    .buffer_unordered(opts.concurrency.max(1))
+    .try_collect::<Vec<()>>()
+    .await?;
     record_sources(store, reference, &blobs)?;
     let desc = store.put_bytes(MediaType::from(media_type.as_str()), &fetched.bytes)?;
     match reference.tag_or_default() {
-        Some(tag) => store.tag(&ImageName::parse(&format!("{}:{tag}", reference.short_name())).map_err(StoreError::from)?, &desc)?,
+        Some(tag) => store.tag(
+            &ImageName::parse(&format!("{}:{tag}", reference.short_name()))
+                .map_err(StoreError::from)?,
+            &desc,
+        )?,
         None => store.add_untagged(&desc)?,
     }
     Ok(desc)
 }
 
-fn record_sources(store: &Store, reference: &Reference, blobs: &[Descriptor]) -> Result<(), PullError> {
-    let source = Source { registry: reference.registry().to_string(), repository: reference.repository().to_string() };
+fn record_sources(
+    store: &Store,
+    reference: &Reference,
+    blobs: &[Descriptor],
+) -> Result<(), PullError> {
+    let source = Source {
+        registry: reference.registry().to_string(),
+        repository: reference.repository().to_string(),
+    };
     for d in blobs {
-        provenance::record(store.root(), d.digest(), &source)
-            .map_err(|source| PullError::Record { path: store.root().join("registry"), source })?;
+        provenance::record(store.root(), d.digest(), &source).map_err(|source| {
+            PullError::Record {
+                path: store.root().join("registry"),
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -264,15 +354,32 @@ mod tests {
     #[test]
     fn manifest_kinds() {
         let oci_index = br#"{"schemaVersion":2,"manifests":[]}"#;
-        assert_eq!(manifest_kind("application/vnd.oci.image.index.v1+json", oci_index).0, ManifestKind::Index);
-        assert_eq!(manifest_kind("application/json", oci_index).0, ManifestKind::Index, "shape fallback");
+        assert_eq!(
+            manifest_kind("application/vnd.oci.image.index.v1+json", oci_index).0,
+            ManifestKind::Index
+        );
+        assert_eq!(
+            manifest_kind("application/json", oci_index).0,
+            ManifestKind::Index,
+            "shape fallback"
+        );
         let docker = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","layers":[]}"#;
         assert_eq!(
             manifest_kind("", docker),
-            (ManifestKind::Image, "application/vnd.docker.distribution.manifest.v2+json".to_string())
+            (
+                ManifestKind::Image,
+                "application/vnd.docker.distribution.manifest.v2+json".to_string()
+            )
         );
         let s1 = br#"{"schemaVersion":1,"fsLayers":[]}"#;
-        assert_eq!(manifest_kind("application/vnd.docker.distribution.manifest.v1+prettyjws", s1).0, ManifestKind::Schema1);
+        assert_eq!(
+            manifest_kind(
+                "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                s1
+            )
+            .0,
+            ManifestKind::Schema1
+        );
         assert_eq!(manifest_kind("text/plain", s1).0, ManifestKind::Schema1);
         assert_eq!(manifest_kind("text/plain", b"{}").0, ManifestKind::Unknown);
     }

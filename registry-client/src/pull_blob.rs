@@ -14,15 +14,30 @@ use crate::progress::{Event, Progress};
 use crate::pull::PullError;
 
 /// Makes sure the blob `desc` is in the store, downloading what is missing.
-pub(crate) async fn fetch_blob(store: &Store, repo: &Repo<'_>, desc: &Descriptor, progress: &Progress) -> Result<(), PullError> {
+pub(crate) async fn fetch_blob(
+    store: &Store,
+    repo: &Repo<'_>,
+    desc: &Descriptor,
+    progress: &Progress,
+) -> Result<(), PullError> {
     let digest = desc.digest().clone();
-    let blob_err = |source| PullError::Blob { digest: desc.digest().clone(), source: Box::new(source) };
+    let blob_err = |source| PullError::Blob {
+        digest: desc.digest().clone(),
+        source: Box::new(source),
+    };
     if store.blobs().stat(&digest).map_err(blob_err)?.is_some() {
         progress(&Event::Exists { digest });
         return Ok(());
     }
-    let mut writer = store.blobs().resume(&format!("pull-{}", digest.digest())).map_err(blob_err)?;
-    progress(&Event::Started { digest: digest.clone(), size: desc.size(), offset: writer.offset() });
+    let mut writer = store
+        .blobs()
+        .resume(&format!("pull-{}", digest.digest()))
+        .map_err(blob_err)?;
+    progress(&Event::Started {
+        digest: digest.clone(),
+        size: desc.size(),
+        offset: writer.offset(),
+    });
     let mut backoff = repo.client().retry_policy().start();
     while let Err(e) = stream_into(store, repo, desc, &mut writer, progress).await {
         let delay = match e.is_temporary() {
@@ -30,10 +45,16 @@ pub(crate) async fn fetch_blob(store: &Store, repo: &Repo<'_>, desc: &Descriptor
             false => None,
         };
         let Some(delay) = delay else { return Err(e) };
-        progress(&Event::Retrying { digest: digest.clone(), offset: writer.offset() });
+        progress(&Event::Retrying {
+            digest: digest.clone(),
+            offset: writer.offset(),
+        });
         tokio::time::sleep(delay).await;
     }
-    let expected = Expected { digest: digest.clone(), size: Some(desc.size()) };
+    let expected = Expected {
+        digest: digest.clone(),
+        size: Some(desc.size()),
+    };
     let (_, size) = writer.commit(Some(&expected)).map_err(blob_err)?;
     progress(&Event::Done { digest, size });
     Ok(())
@@ -55,32 +76,102 @@ async fn stream_into(
     progress: &Progress,
 ) -> Result<(), PullError> {
     let (digest, size) = (desc.digest(), desc.size());
-    let blob_err = |source| PullError::Blob { digest: digest.clone(), source: Box::new(source) };
+    let blob_err = |source| PullError::Blob {
+        digest: digest.clone(),
+        source: Box::new(source),
+    };
     if writer.offset() >= size {
         return Ok(());
     }
     let offset = writer.offset();
-    let mut resp = repo.get_blob(digest, offset).await?;
+    let resp = repo.get_blob(digest, offset).await?;
     if resp.status().as_u16() == 200 && offset > 0 {
         // The registry ignored the Range header: start over in a fresh ingest.
         let fresh = store.blobs().begin().map_err(blob_err)?;
         std::mem::replace(writer, fresh).abort().map_err(blob_err)?;
     } else if resp.status().as_u16() == 206 && range_start(&resp) != Some(offset) {
-        return Err(PullError::BadRange { digest: digest.clone(), offset });
+        return Err(PullError::BadRange {
+            digest: digest.clone(),
+            offset,
+        });
     }
+    copy_body(resp, desc, writer, progress).await
+}
+
+/// Bytes gathered before one write into the ingest (fewer, larger writes).
+const BATCH: usize = 1 << 20;
+
+/// Appends the response body to the writer in [`BATCH`]-sized writes. Whatever arrived
+/// before a broken connection is written too, so the next attempt resumes after it.
+async fn copy_body(
+    mut resp: reqwest::Response,
+    desc: &Descriptor,
+    writer: &mut Box<dyn BlobWriter>,
+    progress: &Progress,
+) -> Result<(), PullError> {
+    let (digest, size) = (desc.digest(), desc.size());
     let url = resp.url().to_string();
-    while let Some(chunk) = resp.chunk().await.map_err(|source| RegistryError::Connection { method: "GET".into(), url: url.clone(), source })? {
-        if writer.offset() + chunk.len() as u64 > size {
-            return Err(PullError::Oversize { digest: digest.clone(), size });
+    let mut pending: Vec<u8> = Vec::with_capacity(BATCH);
+    let result = loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break Ok(()),
+            Err(source) => {
+                break Err(PullError::Registry(RegistryError::Connection {
+                    method: "GET".into(),
+                    url,
+                    source,
+                }))
+            }
+        };
+        if writer.offset() + (pending.len() + chunk.len()) as u64 > size {
+            break Err(PullError::Oversize {
+                digest: digest.clone(),
+                size,
+            });
         }
-        writer.write_all(&chunk).map_err(|source| PullError::Write { digest: digest.clone(), source })?;
-        progress(&Event::Bytes { digest: digest.clone(), done: writer.offset(), size });
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= BATCH {
+            write_batch(writer, &mut pending, desc, progress)?;
+        }
+    };
+    write_batch(writer, &mut pending, desc, progress)?;
+    result
+}
+
+fn write_batch(
+    writer: &mut Box<dyn BlobWriter>,
+    pending: &mut Vec<u8>,
+    desc: &Descriptor,
+    progress: &Progress,
+) -> Result<(), PullError> {
+    if pending.is_empty() {
+        return Ok(());
     }
+    let digest = desc.digest();
+    writer
+        .write_all(pending)
+        .map_err(|source| PullError::Write {
+            digest: digest.clone(),
+            source,
+        })?;
+    pending.clear();
+    progress(&Event::Bytes {
+        digest: digest.clone(),
+        done: writer.offset(),
+        size: desc.size(),
+    });
     Ok(())
 }
 
 /// The first byte of a `Content-Range: bytes START-END/TOTAL` answer.
 fn range_start(resp: &reqwest::Response) -> Option<u64> {
     let v = resp.headers().get(CONTENT_RANGE)?.to_str().ok()?;
-    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+    v.trim()
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -155,7 +155,11 @@ impl Prepared {
 /// Resolves `image` in the store and compresses its uncompressed layers with
 /// `compression`. An image whose layers are already compressed keeps its exact
 /// manifest bytes (and digest).
-pub fn prepare(store: &Store, image: &str, compression: Compression) -> Result<Prepared, PushError> {
+pub fn prepare(
+    store: &Store,
+    image: &str,
+    compression: Compression,
+) -> Result<Prepared, PushError> {
     let desc = store.resolve(image)?;
     let img = store.image(&desc)?;
     let media_type = desc.media_type().to_string();
@@ -176,31 +180,63 @@ pub fn prepare(store: &Store, image: &str, compression: Compression) -> Result<P
         true => serde_json::to_vec(&manifest).map_err(PushError::Manifest)?,
         false => store.read_bytes(desc.digest())?,
     };
-    let blobs = std::iter::once(manifest.config().clone()).chain(manifest.layers().iter().cloned()).collect();
-    Ok(Prepared { manifest: bytes, media_type, blobs })
+    let blobs = std::iter::once(manifest.config().clone())
+        .chain(manifest.layers().iter().cloned())
+        .collect();
+    Ok(Prepared {
+        manifest: bytes,
+        media_type,
+        blobs,
+    })
 }
 
 /// Uploads a prepared image to `reference` and returns the manifest digest.
-pub async fn push_prepared(store: &Store, prepared: &Prepared, reference: &Reference, opts: &PushOptions) -> Result<Digest, PushError> {
+pub async fn push_prepared(
+    store: &Store,
+    prepared: &Prepared,
+    reference: &Reference,
+    opts: &PushOptions,
+) -> Result<Digest, PushError> {
     let client = Client::new(reference.registry(), &opts.client)?;
     let repo = Repo::new(&client, reference.repository(), true);
-    futures_util::stream::iter(prepared.blobs.iter().map(|d| push_blob(store, &repo, d, opts)))
-        .buffer_unordered(opts.concurrency.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    futures_util::stream::iter(
+        prepared
+            .blobs
+            .iter()
+            .map(|d| push_blob(store, &repo, d, opts)),
+    )
+    .buffer_unordered(opts.concurrency.max(1))
+    .try_collect::<Vec<()>>()
+    .await?;
     let digest = prepared.digest();
-    let target = reference.tag_or_default().map_or_else(|| digest.to_string(), str::to_string);
-    repo.put_manifest(&target, &prepared.media_type, prepared.manifest.clone()).await?;
-    let source = Source { registry: reference.registry().to_string(), repository: reference.repository().to_string() };
+    let target = reference
+        .tag_or_default()
+        .map_or_else(|| digest.to_string(), str::to_string);
+    repo.put_manifest(&target, &prepared.media_type, prepared.manifest.clone())
+        .await?;
+    let source = Source {
+        registry: reference.registry().to_string(),
+        repository: reference.repository().to_string(),
+    };
     for d in &prepared.blobs {
-        provenance::record(store.root(), d.digest(), &source).map_err(|source| PushError::Record { path: store.root().join("registry"), source })?;
+        provenance::record(store.root(), d.digest(), &source).map_err(|source| {
+            PushError::Record {
+                path: store.root().join("registry"),
+                source,
+            }
+        })?;
     }
     Ok(digest)
 }
 
 /// Pushes the stored image `image` (a name, id or digest the store resolves) to
 /// `reference`; returns the pushed manifest's digest.
-pub async fn push(store: &Store, image: &str, reference: &Reference, opts: &PushOptions) -> Result<Digest, PushError> {
+pub async fn push(
+    store: &Store,
+    image: &str,
+    reference: &Reference,
+    opts: &PushOptions,
+) -> Result<Digest, PushError> {
     let _lock = store.lock_shared()?;
     let prepared = prepare(store, image, opts.compression)?;
     push_prepared(store, &prepared, reference, opts).await

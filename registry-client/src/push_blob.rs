@@ -21,28 +21,61 @@ use crate::push::{PushError, PushOptions};
 use crate::retry::Backoff;
 
 /// Makes sure the registry holds `desc` in the repository.
-pub(crate) async fn push_blob(store: &Store, repo: &Repo<'_>, desc: &Descriptor, opts: &PushOptions) -> Result<(), PushError> {
+pub(crate) async fn push_blob(
+    store: &Store,
+    repo: &Repo<'_>,
+    desc: &Descriptor,
+    opts: &PushOptions,
+) -> Result<(), PushError> {
     let digest = desc.digest();
     if repo.head_blob(digest).await? {
-        (opts.progress)(&Event::Exists { digest: digest.clone() });
+        (opts.progress)(&Event::Exists {
+            digest: digest.clone(),
+        });
         return Ok(());
     }
-    let path = store.blobs().path(digest).filter(|p| p.exists()).ok_or_else(|| PushError::MissingBlob { digest: digest.clone() })?;
-    let from = provenance::mount_source(store.root(), digest, repo.client().registry(), repo.name());
-    let session = match repo.start_upload(from.as_deref().map(|f| (digest, f))).await? {
+    let path = store
+        .blobs()
+        .path(digest)
+        .filter(|p| p.exists())
+        .ok_or_else(|| PushError::MissingBlob {
+            digest: digest.clone(),
+        })?;
+    let from =
+        provenance::mount_source(store.root(), digest, repo.client().registry(), repo.name());
+    let session = match repo
+        .start_upload(from.as_deref().map(|f| (digest, f)))
+        .await?
+    {
         UploadStart::Mounted => {
-            (opts.progress)(&Event::Mounted { digest: digest.clone(), from: from.unwrap_or_default() });
+            (opts.progress)(&Event::Mounted {
+                digest: digest.clone(),
+                from: from.unwrap_or_default(),
+            });
             return Ok(());
         }
         UploadStart::Session(url) => url,
     };
-    (opts.progress)(&Event::Started { digest: digest.clone(), size: desc.size(), offset: 0 });
-    let upload = Upload { repo, digest, size: desc.size(), path, progress: &opts.progress };
+    (opts.progress)(&Event::Started {
+        digest: digest.clone(),
+        size: desc.size(),
+        offset: 0,
+    });
+    let upload = Upload {
+        repo,
+        digest,
+        size: desc.size(),
+        path,
+        progress: &opts.progress,
+    };
     match desc.size() <= opts.monolithic_max {
         true => upload.monolithic(session).await?,
         false => upload.chunked(session, opts.chunk_size.max(1)).await?,
     }
-    (opts.progress)(&Event::Done { digest: digest.clone(), size: desc.size() });
+    (opts.progress)(&Event::Done {
+        digest: digest.clone(),
+        size: desc.size(),
+    });
     Ok(())
 }
 
@@ -56,7 +89,12 @@ struct Upload<'a> {
 
 impl Upload<'_> {
     fn body(&self, offset: u64, len: u64) -> BodySource {
-        BodySource::File { path: self.path.clone(), offset, len, counter: Some(self.counter(offset)) }
+        BodySource::File {
+            path: self.path.clone(),
+            offset,
+            len,
+            counter: Some(self.counter(offset)),
+        }
     }
 
     fn counter(&self, start: u64) -> ByteCounter {
@@ -64,14 +102,21 @@ impl Upload<'_> {
         let done = Arc::new(AtomicU64::new(start));
         Arc::new(move |n| {
             let done = done.fetch_add(n, Ordering::Relaxed) + n;
-            progress(&Event::Bytes { digest: digest.clone(), done, size });
+            progress(&Event::Bytes {
+                digest: digest.clone(),
+                done,
+                size,
+            });
         })
     }
 
     async fn new_session(&self) -> Result<String, PushError> {
         match self.repo.start_upload(None).await? {
             UploadStart::Session(url) => Ok(url),
-            UploadStart::Mounted => Err(PushError::Protocol { digest: self.digest.clone(), what: "201 Created for an upload without mount" }),
+            UploadStart::Mounted => Err(PushError::Protocol {
+                digest: self.digest.clone(),
+                what: "201 Created for an upload without mount",
+            }),
         }
     }
 
@@ -80,7 +125,11 @@ impl Upload<'_> {
     async fn monolithic(&self, mut session: String) -> Result<(), PushError> {
         let mut backoff = self.repo.client().retry_policy().start();
         loop {
-            let err = match self.repo.finish_upload(&session, self.digest, self.body(0, self.size)).await {
+            let err = match self
+                .repo
+                .finish_upload(&session, self.digest, self.body(0, self.size))
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -88,46 +137,62 @@ impl Upload<'_> {
             if self.repo.head_blob(self.digest).await? {
                 return Ok(());
             }
-            (self.progress)(&Event::Retrying { digest: self.digest.clone(), offset: 0 });
+            (self.progress)(&Event::Retrying {
+                digest: self.digest.clone(),
+                offset: 0,
+            });
             session = self.new_session().await?;
         }
     }
 
     /// PATCH chunks, then a PUT with the digest. Failed attempts count against the retry
-    /// budget only while no chunk succeeds (so a long upload may ride out many faults);
-    /// sessions the registry drops are restarted at most `max_attempts` times.
-    async fn chunked(&self, mut session: String, chunk: u64) -> Result<(), PushError> {
+    /// budget only while no chunk succeeds (so a long upload may ride out many faults).
+    /// A session the registry drops is restarted (at most `max_attempts` times) with
+    /// doubled chunks: fewer requests per session, fewer chances to lose it again.
+    async fn chunked(&self, mut session: String, mut chunk: u64) -> Result<(), PushError> {
         let policy = self.repo.client().retry_policy();
         let (mut backoff, mut restarts) = (policy.start(), 0u32);
         let mut offset = 0u64;
         while offset < self.size {
             let len = chunk.min(self.size - offset);
-            match self.repo.patch_chunk(&session, offset, self.body(offset, len), len).await {
+            match self
+                .repo
+                .patch_chunk(&session, offset, self.body(offset, len), len)
+                .await
+            {
                 Ok(next) => {
                     (session, offset, backoff) = (next, offset + len, policy.start());
                     continue;
                 }
                 Err(e) => wait(&mut backoff, e).await?,
             }
-            let (held, next) = self.recover(&session).await?;
-            if held == 0 && offset > 0 {
+            let (held, next, lost) = self.recover(&session).await?;
+            if lost {
                 restarts += 1;
                 if restarts > policy.max_attempts {
-                    return Err(PushError::Protocol { digest: self.digest.clone(), what: "the registry dropped the upload session too often" });
+                    return Err(PushError::Protocol {
+                        digest: self.digest.clone(),
+                        what: "the registry dropped the upload session too often",
+                    });
                 }
+                chunk = chunk.saturating_mul(2).min(self.size);
             }
             (session, offset) = (next, held.min(self.size));
-            (self.progress)(&Event::Retrying { digest: self.digest.clone(), offset });
+            (self.progress)(&Event::Retrying {
+                digest: self.digest.clone(),
+                offset,
+            });
         }
         self.finish(session).await
     }
 
     /// Where does the session stand? A session the registry no longer knows (or declares
-    /// invalid, as distribution does after a partial chunk) is replaced by a new one at 0.
-    async fn recover(&self, session: &str) -> Result<(u64, String), PushError> {
+    /// invalid, as distribution does once a chunk arrived partly) is replaced by a new one
+    /// at 0; the flag says so.
+    async fn recover(&self, session: &str) -> Result<(u64, String, bool), PushError> {
         match self.repo.upload_status(session).await {
-            Ok(status) => Ok(status),
-            Err(e) if session_lost(&e) => Ok((0, self.new_session().await?)),
+            Ok((held, next)) => Ok((held, next, false)),
+            Err(e) if session_lost(&e) => Ok((0, self.new_session().await?, true)),
             Err(e) => Err(e.into()),
         }
     }
@@ -135,7 +200,11 @@ impl Upload<'_> {
     async fn finish(&self, session: String) -> Result<(), PushError> {
         let mut backoff = self.repo.client().retry_policy().start();
         loop {
-            let err = match self.repo.finish_upload(&session, self.digest, BodySource::Empty).await {
+            let err = match self
+                .repo
+                .finish_upload(&session, self.digest, BodySource::Empty)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -162,6 +231,7 @@ async fn wait(backoff: &mut Backoff<'_>, err: RegistryError) -> Result<(), PushE
 }
 
 fn session_lost(e: &RegistryError) -> bool {
-    matches!(e.status(), Some(400 | 404 | 416)) || e.has_code("BLOB_UPLOAD_UNKNOWN") || e.has_code("BLOB_UPLOAD_INVALID")
+    matches!(e.status(), Some(400 | 404 | 416))
+        || e.has_code("BLOB_UPLOAD_UNKNOWN")
+        || e.has_code("BLOB_UPLOAD_INVALID")
 }
-

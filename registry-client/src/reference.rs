@@ -63,7 +63,9 @@ pub enum ReferenceError {
         digest: String,
     },
     /// The repository name is longer than 255 characters.
-    #[error("invalid reference {reference:?}: repository name longer than {MAX_NAME_LEN} characters")]
+    #[error(
+        "invalid reference {reference:?}: repository name longer than {MAX_NAME_LEN} characters"
+    )]
     TooLong {
         /// The full reference as given.
         reference: String,
@@ -89,7 +91,12 @@ impl Reference {
         let (name, tag) = split_tag(s, rest)?;
         let (registry, repository) = split_registry(s, name)?;
         check_repository(s, &repository)?;
-        Ok(Reference { registry, repository, tag, digest })
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// The registry name as written (`docker.io` for Docker Hub, `127.0.0.1:5000`, …).
@@ -137,12 +144,19 @@ impl Reference {
 
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// The same repository pinned to a digest (the tag is kept for display).
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { digest: Some(digest), ..self.clone() }
+        Reference {
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     /// The fully qualified name without tag or digest: `docker.io/library/busybox`.
@@ -194,7 +208,9 @@ pub fn endpoint_for(registry: &str) -> &str {
 
 /// Normalizes a registry name as users type it (`index.docker.io`, `https://host/`) to the key form.
 pub fn normalize_registry(name: &str) -> String {
-    let name = name.trim_start_matches("https://").trim_start_matches("http://");
+    let name = name
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
     let name = name.split('/').next().unwrap_or(name);
     match name {
         "index.docker.io" | "registry-1.docker.io" | "" => DOCKER_HUB.to_string(),
@@ -203,10 +219,19 @@ pub fn normalize_registry(name: &str) -> String {
 }
 
 fn split_digest(s: &str) -> Result<(&str, Option<Digest>), ReferenceError> {
-    let Some((rest, d)) = s.split_once('@') else { return Ok((s, None)) };
-    let bad = || ReferenceError::Digest { reference: s.to_string(), digest: d.to_string() };
+    let Some((rest, d)) = s.split_once('@') else {
+        return Ok((s, None));
+    };
+    let bad = || ReferenceError::Digest {
+        reference: s.to_string(),
+        digest: d.to_string(),
+    };
     let hex = d.strip_prefix("sha256:").ok_or_else(bad)?;
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(bad());
     }
     let digest: Digest = d.parse().map_err(|_| bad())?;
@@ -220,7 +245,10 @@ fn split_tag<'a>(s: &str, rest: &'a str) -> Result<(&'a str, Option<String>), Re
     };
     let tag = &rest[colon + 1..];
     if !valid_tag(tag) {
-        return Err(ReferenceError::Tag { reference: s.to_string(), tag: tag.to_string() });
+        return Err(ReferenceError::Tag {
+            reference: s.to_string(),
+            tag: tag.to_string(),
+        });
     }
     Ok((&rest[..colon], Some(tag.to_string())))
 }
@@ -239,9 +267,16 @@ fn split_registry(s: &str, name: &str) -> Result<(String, String), ReferenceErro
         _ => (DOCKER_HUB.to_string(), name.to_string()),
     };
     if !valid_host(&registry) {
-        return Err(ReferenceError::Host { reference: s.to_string(), host: registry });
+        return Err(ReferenceError::Host {
+            reference: s.to_string(),
+            host: registry,
+        });
     }
-    let repo = if registry == DOCKER_HUB && !repo.contains('/') { format!("library/{repo}") } else { repo };
+    let repo = if registry == DOCKER_HUB && !repo.contains('/') {
+        format!("library/{repo}")
+    } else {
+        repo
+    };
     Ok((registry, repo))
 }
 
@@ -259,22 +294,34 @@ fn valid_host(host: &str) -> bool {
     };
     let name_ok = !name.is_empty()
         && name.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    name_ok && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+    name_ok
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn check_repository(s: &str, repo: &str) -> Result<(), ReferenceError> {
     if repo.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(ReferenceError::Uppercase { reference: s.to_string() });
+        return Err(ReferenceError::Uppercase {
+            reference: s.to_string(),
+        });
     }
     if repo.len() > MAX_NAME_LEN {
-        return Err(ReferenceError::TooLong { reference: s.to_string() });
+        return Err(ReferenceError::TooLong {
+            reference: s.to_string(),
+        });
     }
     for component in repo.split('/') {
         if !valid_component(component) {
             let (reference, component) = (s.to_string(), component.to_string());
-            return Err(ReferenceError::Component { reference, component });
+            return Err(ReferenceError::Component {
+                reference,
+                component,
+            });
         }
     }
     Ok(())
@@ -316,17 +363,94 @@ mod tests {
         // input, registry, repository, tag, short name, canonical display
         type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str, &'a str);
         let table: &[Row] = &[
-            ("busybox", "docker.io", "library/busybox", None, "busybox", "docker.io/library/busybox:latest"),
-            ("busybox:1.36", "docker.io", "library/busybox", Some("1.36"), "busybox", "docker.io/library/busybox:1.36"),
-            ("user/app", "docker.io", "user/app", None, "user/app", "docker.io/user/app:latest"),
-            ("docker.io/library/alpine:3", "docker.io", "library/alpine", Some("3"), "alpine", "docker.io/library/alpine:3"),
-            ("index.docker.io/alpine", "docker.io", "library/alpine", None, "alpine", "docker.io/library/alpine:latest"),
-            ("localhost/app", "localhost", "app", None, "localhost/app", "localhost/app:latest"),
-            ("localhost:5000/a/b:v1", "localhost:5000", "a/b", Some("v1"), "localhost:5000/a/b", "localhost:5000/a/b:v1"),
-            ("127.0.0.1:5000/library/busybox", "127.0.0.1:5000", "library/busybox", None, "127.0.0.1:5000/library/busybox", "127.0.0.1:5000/library/busybox:latest"),
-            ("ghcr.io/o/r/deep/name:t_1.x-y", "ghcr.io", "o/r/deep/name", Some("t_1.x-y"), "ghcr.io/o/r/deep/name", "ghcr.io/o/r/deep/name:t_1.x-y"),
-            ("a__b/c-----d/e.f", "docker.io", "a__b/c-----d/e.f", None, "a__b/c-----d/e.f", "docker.io/a__b/c-----d/e.f:latest"),
-            ("[::1]:5000/x", "[::1]:5000", "x", None, "[::1]:5000/x", "[::1]:5000/x:latest"),
+            (
+                "busybox",
+                "docker.io",
+                "library/busybox",
+                None,
+                "busybox",
+                "docker.io/library/busybox:latest",
+            ),
+            (
+                "busybox:1.36",
+                "docker.io",
+                "library/busybox",
+                Some("1.36"),
+                "busybox",
+                "docker.io/library/busybox:1.36",
+            ),
+            (
+                "user/app",
+                "docker.io",
+                "user/app",
+                None,
+                "user/app",
+                "docker.io/user/app:latest",
+            ),
+            (
+                "docker.io/library/alpine:3",
+                "docker.io",
+                "library/alpine",
+                Some("3"),
+                "alpine",
+                "docker.io/library/alpine:3",
+            ),
+            (
+                "index.docker.io/alpine",
+                "docker.io",
+                "library/alpine",
+                None,
+                "alpine",
+                "docker.io/library/alpine:latest",
+            ),
+            (
+                "localhost/app",
+                "localhost",
+                "app",
+                None,
+                "localhost/app",
+                "localhost/app:latest",
+            ),
+            (
+                "localhost:5000/a/b:v1",
+                "localhost:5000",
+                "a/b",
+                Some("v1"),
+                "localhost:5000/a/b",
+                "localhost:5000/a/b:v1",
+            ),
+            (
+                "127.0.0.1:5000/library/busybox",
+                "127.0.0.1:5000",
+                "library/busybox",
+                None,
+                "127.0.0.1:5000/library/busybox",
+                "127.0.0.1:5000/library/busybox:latest",
+            ),
+            (
+                "ghcr.io/o/r/deep/name:t_1.x-y",
+                "ghcr.io",
+                "o/r/deep/name",
+                Some("t_1.x-y"),
+                "ghcr.io/o/r/deep/name",
+                "ghcr.io/o/r/deep/name:t_1.x-y",
+            ),
+            (
+                "a__b/c-----d/e.f",
+                "docker.io",
+                "a__b/c-----d/e.f",
+                None,
+                "a__b/c-----d/e.f",
+                "docker.io/a__b/c-----d/e.f:latest",
+            ),
+            (
+                "[::1]:5000/x",
+                "[::1]:5000",
+                "x",
+                None,
+                "[::1]:5000/x",
+                "[::1]:5000/x:latest",
+            ),
         ];
         for (input, reg, repo, tag, short, display) in table {
             let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -335,7 +459,11 @@ mod tests {
             assert_eq!(r.tag(), *tag, "{input}");
             assert_eq!(r.short_name(), *short, "{input}");
             assert_eq!(r.to_string(), *display, "{input}");
-            assert_eq!(Reference::parse(&r.to_string()).unwrap().to_string(), *display, "round trip {input}");
+            assert_eq!(
+                Reference::parse(&r.to_string()).unwrap().to_string(),
+                *display,
+                "round trip {input}"
+            );
         }
     }
 
@@ -352,9 +480,18 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(Reference::parse("busybox").unwrap().endpoint(), "registry-1.docker.io");
-        assert_eq!(Reference::parse("quay.io/a/b").unwrap().endpoint(), "quay.io");
-        assert_eq!(normalize_registry("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().endpoint(),
+            "registry-1.docker.io"
+        );
+        assert_eq!(
+            Reference::parse("quay.io/a/b").unwrap().endpoint(),
+            "quay.io"
+        );
+        assert_eq!(
+            normalize_registry("https://index.docker.io/v1/"),
+            "docker.io"
+        );
         assert_eq!(normalize_registry("127.0.0.1:5000"), "127.0.0.1:5000");
     }
 
@@ -372,7 +509,10 @@ mod tests {
             ("a:.x", "bad tag \".x\""),
             ("a@sha256:abc", "bad digest"),
             ("a@md5:0123", "bad digest"),
-            (&format!("a@{}", D.to_uppercase().replace("SHA256", "sha256")), "bad digest"),
+            (
+                &format!("a@{}", D.to_uppercase().replace("SHA256", "sha256")),
+                "bad digest",
+            ),
             ("bad_host.io:x/a", "bad registry host"),
             ("-bad.io/a", "bad registry host"),
             ("host.io:123456/a", "bad registry host"),
@@ -382,7 +522,10 @@ mod tests {
             assert!(err.contains(want), "{input:?}: {err:?} lacks {want:?}");
         }
         let long = "a".repeat(256);
-        assert!(matches!(Reference::parse(&long), Err(ReferenceError::TooLong { .. })));
+        assert!(matches!(
+            Reference::parse(&long),
+            Err(ReferenceError::TooLong { .. })
+        ));
     }
 
     #[test]

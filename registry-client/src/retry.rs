@@ -39,7 +39,11 @@ pub struct Backoff<'a> {
 impl RetryPolicy {
     /// Starts counting attempts for one operation.
     pub fn start(&self) -> Backoff<'_> {
-        Backoff { policy: self, attempt: 0, started: Instant::now() }
+        Backoff {
+            policy: self,
+            attempt: 0,
+            started: Instant::now(),
+        }
     }
 
     /// The delay before retry number `attempt` (0-based): `initial * 2^attempt`, capped,
@@ -78,24 +82,44 @@ mod tests {
 
     #[test]
     fn delays_grow_and_are_capped() {
-        let p = RetryPolicy { initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..Default::default() };
+        let p = RetryPolicy {
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..Default::default()
+        };
         for attempt in 0..10 {
             let d = p.delay(attempt, None);
             let full = Duration::from_millis(100 * (1 << attempt)).min(Duration::from_secs(1));
-            assert!(d >= full / 2 && d < full, "attempt {attempt}: {d:?} vs {full:?}");
+            assert!(
+                d >= full / 2 && d < full,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
         }
     }
 
     #[test]
     fn retry_after_is_honoured_but_capped() {
-        let p = RetryPolicy { max_delay: Duration::from_secs(5), ..Default::default() };
-        assert_eq!(p.delay(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(p.delay(0, Some(Duration::from_secs(60))), Duration::from_secs(5));
+        let p = RetryPolicy {
+            max_delay: Duration::from_secs(5),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(60))),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]
     fn attempts_are_bounded() {
-        let p = RetryPolicy { max_attempts: 3, initial_delay: Duration::from_millis(1), ..Default::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            initial_delay: Duration::from_millis(1),
+            ..Default::default()
+        };
         let mut b = p.start();
         assert!(b.next_delay(None).is_some());
         assert!(b.next_delay(None).is_some());
@@ -104,7 +128,11 @@ mod tests {
 
     #[test]
     fn time_is_bounded() {
-        let p = RetryPolicy { max_elapsed: Duration::from_millis(10), initial_delay: Duration::from_secs(1), ..Default::default() };
+        let p = RetryPolicy {
+            max_elapsed: Duration::from_millis(10),
+            initial_delay: Duration::from_secs(1),
+            ..Default::default()
+        };
         assert!(p.start().next_delay(None).is_none());
     }
 }

@@ -54,7 +54,10 @@ mod tests {
             user: String,
             password: Secret,
         }
-        let c = Creds { user: "u".into(), password: s };
+        let c = Creds {
+            user: "u".into(),
+            password: s,
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

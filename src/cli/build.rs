@@ -5,8 +5,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_builder::build::{build, BuildOptions, Network, StoreResolver};
-use rbuild_store::{ImageName, Store};
+use rbuild_builder::build::{build, BaseResolver, BuildOptions, Network};
+use rbuild_registry_client::{
+    progress, push_blocking, resolve_or_pull_blocking, ClientOptions, PullOptions, PushOptions,
+    Reference,
+};
+use rbuild_store::{Descriptor, ImageName, Store};
 
 use crate::render::progress::{Mode, Printer};
 
@@ -52,8 +56,29 @@ pub struct Args {
     /// Timestamp for reproducible images (default: $SOURCE_DATE_EPOCH)
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<i64>,
+    /// Push every -t name to its registry after the build (gzip layers)
+    #[arg(long)]
+    push: bool,
+    /// Allow plain HTTP for this registry when pulling bases or pushing (repeatable)
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure: Vec<String>,
     /// Build context: a directory, or - to read a Dockerfile from stdin
     pub context: Option<String>,
+}
+
+/// Base images come from the store, else from their registry (pulled once, then local).
+struct RegistryResolver {
+    client: ClientOptions,
+}
+
+impl BaseResolver for RegistryResolver {
+    fn resolve(&self, store: &Store, reference: &str) -> Result<Descriptor, String> {
+        let opts = PullOptions {
+            client: self.client.clone(),
+            ..PullOptions::default()
+        };
+        resolve_or_pull_blocking(store, reference, &opts).map_err(|e| e.to_string())
+    }
 }
 
 /// Runs a build.
@@ -61,10 +86,21 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
     let mode = Mode::pick(&args.progress, args.quiet, std::io::stderr().is_terminal());
     let printer = Printer::new(mode);
-    let result = build(store, &opts, &StoreResolver, &printer)?;
+    let mut client = ClientOptions::from_env();
+    client
+        .insecure_registries
+        .extend(args.insecure.iter().cloned());
+    let resolver = RegistryResolver {
+        client: client.clone(),
+    };
+    let result = build(store, &opts, &resolver, &printer)?;
     printer.finish(&result.id, &opts.tags);
+    if args.push {
+        push_tags(store, &opts.tags, client)?;
+    }
     if let Some(path) = &args.iidfile {
-        std::fs::write(path, result.id.to_string()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, result.id.to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.quiet {
         writeln!(std::io::stdout(), "{}", result.id)?;
@@ -72,8 +108,27 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--push`: each tag goes to the registry its name points at.
+fn push_tags(store: &Store, tags: &[ImageName], client: ClientOptions) -> anyhow::Result<()> {
+    anyhow::ensure!(!tags.is_empty(), "--push needs at least one -t NAME");
+    let opts = PushOptions {
+        client,
+        progress: progress::plain_stderr(),
+        ..PushOptions::default()
+    };
+    for tag in tags {
+        let reference = Reference::parse(&tag.to_string())?;
+        let digest = push_blocking(store, &tag.to_string(), &reference, &opts)?;
+        eprintln!("pushed {reference}@{digest}");
+    }
+    Ok(())
+}
+
 fn options(args: &Args) -> anyhow::Result<BuildOptions> {
-    let context = args.context.clone().context("\"rbuild build\" requires exactly 1 argument: the build context")?;
+    let context = args
+        .context
+        .clone()
+        .context("\"rbuild build\" requires exactly 1 argument: the build context")?;
     let mut stdin_dockerfile = None;
     if context == "-" {
         let mut text = String::new();
@@ -85,7 +140,11 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
         dockerfile: args.file.clone(),
         stdin_dockerfile,
         cwd: std::env::current_dir()?,
-        tags: args.tags.iter().map(|t| ImageName::parse(t)).collect::<Result<_, _>>()?,
+        tags: args
+            .tags
+            .iter()
+            .map(|t| ImageName::parse(t))
+            .collect::<Result<_, _>>()?,
         build_args: key_values(&args.build_args, true),
         target: args.target.clone(),
         no_cache: args.no_cache,
@@ -118,7 +177,9 @@ fn parse_bytes(s: &str) -> anyhow::Result<u64> {
     let lower = s.trim().to_ascii_lowercase();
     let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &lower[digits.len()..];
-    let n: f64 = digits.parse().with_context(|| format!("invalid size {s:?}"))?;
+    let n: f64 = digits
+        .parse()
+        .with_context(|| format!("invalid size {s:?}"))?;
     let mult: u64 = match unit.trim_end_matches('b') {
         "" => 1,
         "k" => 1 << 10,

@@ -35,6 +35,11 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         Layout::Docker => ExportTarget::Tar(args.dest.clone()),
         Layout::Oci => ExportTarget::from_path(&args.dest),
     };
-    archive::export_oci(store, &images, &target, matches!(args.format, Layout::Docker))?;
+    archive::export_oci(
+        store,
+        &images,
+        &target,
+        matches!(args.format, Layout::Docker),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rbuild_store::inspect::ci::{self, RuleOverrides};
-use rbuild_store::inspect::{analyze, image, source, view_at, InspectError};
+use rbuild_store::inspect::{analyze, image, source, view_at, Analysis, InspectError};
 use rbuild_store::Store;
 
 use crate::render::layers::{LayersReport, LayersView};
@@ -56,21 +56,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
     let src = source::open(store, &a.image)?;
     let trees = image::read_trees(&src.store, &src.image)?;
     let (analysis, infos) = (analyze(&trees), image::layer_infos(&src.image));
-    let out = &mut std::io::stdout().lock();
     if a.ci {
-        let results = ci::evaluate(
-            &analysis.efficiency,
-            &ci::load_rules(a.ci_config.as_deref(), &overrides(&a)?)?,
-        );
-        match a.json {
-            true => layers_ci::json(out, &analysis.efficiency, &results)?,
-            false => layers_ci::text(out, &analysis.efficiency, &results)?,
-        }
-        return Ok(if ci::passed(&results) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return ci_mode(&a, &analysis);
     }
     let plain = !(a.json || a.merged || a.changed_only || a.layer.is_some() || a.path.is_some());
     if a.interactive || (plain && std::io::stdout().is_terminal()) {
@@ -104,6 +91,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
         changed_only: a.changed_only,
         path: a.path,
     };
+    let out = &mut std::io::stdout().lock();
     match a.json {
         true => pretty(out, &layers::json_value(&report, &view))?,
         false => layers::text(out, &report, &view)?,
@@ -111,22 +99,23 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn overrides(a: &Args) -> Result<RuleOverrides, ci::CiError> {
-    Ok(RuleOverrides {
-        lowest_efficiency: a
-            .lowest_efficiency
-            .as_deref()
-            .map(|v| ci::parse_ratio("lowestEfficiency", v))
-            .transpose()?,
-        highest_wasted_bytes: a
-            .highest_wasted_bytes
-            .as_deref()
-            .map(|v| ci::parse_bytes("highestWastedBytes", v))
-            .transpose()?,
-        highest_user_wasted_percent: a
-            .highest_user_wasted_percent
-            .as_deref()
-            .map(|v| ci::parse_ratio("highestUserWastedPercent", v))
-            .transpose()?,
+/// `--ci`: evaluates the rules; exit 1 when one fails.
+fn ci_mode(a: &Args, analysis: &Analysis) -> anyhow::Result<ExitCode> {
+    let flags = RuleOverrides::from_flags(
+        a.lowest_efficiency.as_deref(),
+        a.highest_wasted_bytes.as_deref(),
+        a.highest_user_wasted_percent.as_deref(),
+    )?;
+    let rules = ci::load_rules(a.ci_config.as_deref(), &flags)?;
+    let results = ci::evaluate(&analysis.efficiency, &rules);
+    let out = &mut std::io::stdout().lock();
+    match a.json {
+        true => layers_ci::json(out, &analysis.efficiency, &results)?,
+        false => layers_ci::text(out, &analysis.efficiency, &results)?,
+    }
+    Ok(if ci::passed(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }

@@ -25,12 +25,20 @@ pub struct Args {
 
 /// Checks the credentials against the registry and saves them.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.password_stdin, "give the password on stdin with --password-stdin");
+    anyhow::ensure!(
+        args.password_stdin,
+        "give the password on stdin with --password-stdin"
+    );
     let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from stdin")?;
     let password = Secret::new(password.trim_end_matches(['\n', '\r']));
     anyhow::ensure!(!password.is_empty(), "the password on stdin is empty");
-    let creds = Credentials { username: args.username, password };
+    let creds = Credentials {
+        username: args.username,
+        password,
+    };
     let mut opts = ClientOptions::from_env();
     opts.insecure_registries.extend(args.insecure);
     login_blocking(&args.registry, &creds, None, &opts)?;

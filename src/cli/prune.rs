@@ -41,6 +41,10 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     for d in &report.deleted {
         writeln!(out, "deleted: {d}")?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(report.bytes_freed))?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(report.bytes_freed)
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use rbuild_registry_client::{progress, pull_blocking, ClientOptions, Platform, PullOptions, Reference};
+use rbuild_registry_client::{
+    progress, pull_blocking, ClientOptions, Platform, PullOptions, Reference,
+};
 use rbuild_store::Store;
 
 /// Registry connection flags shared by pull and push.
@@ -23,14 +25,19 @@ impl RegistryArgs {
     /// Client options from the flags and the environment.
     pub fn options(&self) -> ClientOptions {
         let mut opts = ClientOptions::from_env();
-        opts.insecure_registries.extend(self.insecure.iter().cloned());
+        opts.insecure_registries
+            .extend(self.insecure.iter().cloned());
         opts.ca_file = self.ca_file.clone();
         opts
     }
 
     /// Plain progress lines on stderr, or nothing with --quiet.
     pub fn progress(&self) -> progress::Progress {
-        if self.quiet { progress::silent() } else { progress::plain_stderr() }
+        if self.quiet {
+            progress::silent()
+        } else {
+            progress::plain_stderr()
+        }
     }
 }
 
@@ -50,7 +57,12 @@ pub struct Args {
 pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.reference)?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
-    let opts = PullOptions { client: args.registry.options(), platform, progress: args.registry.progress(), ..Default::default() };
+    let opts = PullOptions {
+        client: args.registry.options(),
+        platform,
+        progress: args.registry.progress(),
+        ..Default::default()
+    };
     let manifest = pull_blocking(store, &reference, &opts)?;
     println!("Digest: {}", manifest.digest());
     println!("{reference}");

@@ -41,7 +41,12 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         CompressionArg::Zstd => Compression::Zstd,
         CompressionArg::None => Compression::None,
     };
-    let opts = PushOptions { client: args.registry.options(), compression, progress: args.registry.progress(), ..Default::default() };
+    let opts = PushOptions {
+        client: args.registry.options(),
+        compression,
+        progress: args.registry.progress(),
+        ..Default::default()
+    };
     let digest = push_blocking(store, &args.image, &reference, &opts)?;
     if let Some(file) = &args.digestfile {
         std::fs::write(file, digest.to_string())?;

@@ -29,21 +29,32 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn remove(store: &Store, image: &str, force: bool, out: &mut impl Write) -> anyhow::Result<()> {
     if let Ok(name) = ImageName::parse(image) {
         if let Some(manifest) = store.untag(&name)? {
             writeln!(out, "Untagged: {name}")?;
-            if !store.entries()?.iter().any(|e| e.manifest.digest() == manifest.digest()) {
+            if !store
+                .entries()?
+                .iter()
+                .any(|e| e.manifest.digest() == manifest.digest())
+            {
                 writeln!(out, "Deleted: {}", manifest.digest())?;
             }
             return Ok(());
         }
     }
     let manifest = store.resolve(image)?;
-    let tags = store.tags()?.into_iter().filter(|(_, d)| d.digest() == manifest.digest());
+    let tags = store
+        .tags()?
+        .into_iter()
+        .filter(|(_, d)| d.digest() == manifest.digest());
     let tags: Vec<_> = tags.map(|(n, _)| n.to_string()).collect();
     if tags.len() > 1 && !force {
         anyhow::bail!("conflict: unable to delete {image} (must be forced) - image is referenced in multiple repositories");

@@ -32,7 +32,13 @@ pub fn table_rows(rows: &[ImageSummary], no_trunc: bool) -> Vec<Vec<String>> {
         .collect()];
     for s in rows {
         let (repo, tag) = repo_tag(s);
-        out.push(vec![repo, tag, short_id(s, no_trunc), time_ago(s.created, now), human_size(s.size)]);
+        out.push(vec![
+            repo,
+            tag,
+            short_id(s, no_trunc),
+            time_ago(s.created, now),
+            human_size(s.size),
+        ]);
     }
     out
 }

@@ -269,13 +269,19 @@ mod tests {
                 kind: Kind::File,
                 size: 2000,
             },
+            Item {
+                path: "etc/same",
+                mark: Some(Mark::Unchanged),
+                kind: Kind::File,
+                size: 3,
+            },
         ];
         let mut out = Vec::new();
         tree(&mut out, &items, &LayersView::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "D      2kB  ├── big\nU       0B  └── etc/\nM     100B      └── conf\n"
+            "D      2kB  ├── big\nU       0B  └── etc/\nM     100B      ├── conf\nU       3B      └── same\n"
         );
         let mut out = Vec::new();
         let changed = LayersView {
@@ -285,8 +291,8 @@ mod tests {
         tree(&mut out, &items, &changed).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            text, "U       0B  └── etc/\nM     100B      └── conf\n",
-            "etc kept as context"
+            text, "D      2kB  ├── big\nU       0B  └── etc/\nM     100B      └── conf\n",
+            "the identical rewrite is hidden, etc kept as context"
         );
     }
 }

@@ -29,10 +29,19 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    let digits = if value >= 100.0 { 0 } else if value >= 10.0 { 1 } else { 2 };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
     let rounded = format!("{value:.digits$}");
     let trimmed = if rounded.contains('.') {
-        rounded.trim_end_matches('0').trim_end_matches('.').to_string()
+        rounded
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
     } else {
         rounded
     };
@@ -41,7 +50,9 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Docker's `units.HumanDuration` + " ago" (`2 minutes ago`, `About an hour ago`).
 pub fn time_ago(when: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(when) = when else { return "N/A".to_string() };
+    let Some(when) = when else {
+        return "N/A".to_string();
+    };
     let secs = (now - when).num_seconds().max(0);
     let (mins, hours, days) = (secs / 60, secs / 3600, secs / 86400);
     let text = match secs {
@@ -64,7 +75,13 @@ pub fn time_ago(when: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 pub fn table(out: &mut impl std::io::Write, rows: &[Vec<String>]) -> std::io::Result<()> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in rows {
         let mut line = String::new();

@@ -208,8 +208,12 @@ mod tests {
             ("md5:d41d8cd98f00b204e9800998ecf8427e", |e| {
                 matches!(e, DigestError::UnsupportedAlgorithm { .. })
             }),
-            ("sha512:00", |e| matches!(e, DigestError::UnsupportedAlgorithm { .. })),
-            ("e3b0c44298fc", |e| matches!(e, DigestError::MissingAlgorithm { .. })),
+            ("sha512:00", |e| {
+                matches!(e, DigestError::UnsupportedAlgorithm { .. })
+            }),
+            ("e3b0c44298fc", |e| {
+                matches!(e, DigestError::MissingAlgorithm { .. })
+            }),
             ("", |e| matches!(e, DigestError::MissingAlgorithm { .. })),
         ];
         for (input, check) in cases {

@@ -120,7 +120,9 @@ pub(crate) fn set_tag(list: &mut Vec<Descriptor>, name: &ImageName, manifest: &D
 
 /// Removes tag `name`; returns the image it pointed at.
 pub(crate) fn remove_tag(list: &mut Vec<Descriptor>, name: &ImageName) -> Option<Descriptor> {
-    let pos = list.iter().position(|d| entry_name(d).as_ref() == Some(name))?;
+    let pos = list
+        .iter()
+        .position(|d| entry_name(d).as_ref() == Some(name))?;
     Some(strip_ref(&list.remove(pos)))
 }
 

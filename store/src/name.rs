@@ -13,7 +13,9 @@ pub enum NameError {
         name: String,
     },
     /// The tag part breaks docker's grammar.
-    #[error("invalid reference format: tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")]
+    #[error(
+        "invalid reference format: tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
+    )]
     BadTag {
         /// The rejected tag.
         tag: String,
@@ -167,18 +169,38 @@ mod tests {
         let table = [
             ("demo", "demo:latest", "docker.io/library/demo:latest"),
             ("demo:0.0.1", "demo:0.0.1", "docker.io/library/demo:0.0.1"),
-            ("library/busybox", "busybox:latest", "docker.io/library/busybox:latest"),
-            ("docker.io/library/busybox:1", "busybox:1", "docker.io/library/busybox:1"),
+            (
+                "library/busybox",
+                "busybox:latest",
+                "docker.io/library/busybox:latest",
+            ),
+            (
+                "docker.io/library/busybox:1",
+                "busybox:1",
+                "docker.io/library/busybox:1",
+            ),
             ("user/app:v2", "user/app:v2", "docker.io/user/app:v2"),
-            ("docker.io/user/app", "user/app:latest", "docker.io/user/app:latest"),
+            (
+                "docker.io/user/app",
+                "user/app:latest",
+                "docker.io/user/app:latest",
+            ),
             (
                 "127.0.0.1:5000/library/busybox",
                 "127.0.0.1:5000/library/busybox:latest",
                 "127.0.0.1:5000/library/busybox:latest",
             ),
             ("localhost/app:x", "localhost/app:x", "localhost/app:x"),
-            ("my.reg:443/a/b/c:t", "my.reg:443/a/b/c:t", "my.reg:443/a/b/c:t"),
-            ("a__b.c-d---e", "a__b.c-d---e:latest", "docker.io/library/a__b.c-d---e:latest"),
+            (
+                "my.reg:443/a/b/c:t",
+                "my.reg:443/a/b/c:t",
+                "my.reg:443/a/b/c:t",
+            ),
+            (
+                "a__b.c-d---e",
+                "a__b.c-d---e:latest",
+                "docker.io/library/a__b.c-d---e:latest",
+            ),
         ];
         for (input, short, canonical) in table {
             let n = ImageName::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -189,11 +211,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["Demo", "demo:", "demo:-x", "a//b", "-a", "a-", "a...b", "ho st/x", ""] {
+        for bad in [
+            "Demo", "demo:", "demo:-x", "a//b", "-a", "a-", "a...b", "ho st/x", "",
+        ] {
             assert!(ImageName::parse(bad).is_err(), "{bad} accepted");
         }
         let long_tag = format!("x:{}", "t".repeat(129));
-        assert!(matches!(ImageName::parse(&long_tag), Err(NameError::BadTag { .. })));
+        assert!(matches!(
+            ImageName::parse(&long_tag),
+            Err(NameError::BadTag { .. })
+        ));
         assert!(matches!(
             ImageName::parse("x@sha256:00"),
             Err(NameError::DigestNotAllowed { .. })

@@ -153,7 +153,9 @@ impl Store {
     /// The tagged images.
     pub fn tags(&self) -> Result<Vec<(ImageName, Descriptor)>, StoreError> {
         let entries = self.entries()?.into_iter();
-        Ok(entries.filter_map(|e| Some((e.name?, e.manifest))).collect())
+        Ok(entries
+            .filter_map(|e| Some((e.name?, e.manifest)))
+            .collect())
     }
 
     /// Points `name` at `manifest` (moving the tag if it existed).
@@ -198,7 +200,9 @@ impl Store {
         let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
         let is_hex = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex {
-            return self.find_by_id(&hex.to_ascii_lowercase())?.ok_or_else(not_found);
+            return self
+                .find_by_id(&hex.to_ascii_lowercase())?
+                .ok_or_else(not_found);
         }
         Err(not_found())
     }
@@ -212,7 +216,10 @@ impl Store {
             }
             let by_manifest = entry.manifest.digest().digest().starts_with(prefix);
             let by_id = is_manifest(entry.manifest.media_type())
-                && self.config_digest(&entry.manifest)?.digest().starts_with(prefix);
+                && self
+                    .config_digest(&entry.manifest)?
+                    .digest()
+                    .starts_with(prefix);
             if by_manifest || by_id {
                 found.push(entry.manifest);
             }

@@ -141,7 +141,9 @@ impl BuildCache {
 
     /// The layer blobs every entry points at (gc roots while the cache is kept).
     pub fn roots(&self) -> Vec<Digest> {
-        let Ok(rd) = fs::read_dir(&self.dir) else { return Vec::new() };
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
         rd.filter_map(|e| fs::read(e.ok()?.path()).ok())
             .filter_map(|b| serde_json::from_slice::<CacheEntry>(&b).ok()?.layer)
             .filter_map(|l| parse_digest(&l.digest).ok())
@@ -178,10 +180,20 @@ mod tests {
     fn key_is_pinned() {
         // A golden value: if this changes, bump KEY_VERSION (old caches must stop matching).
         let k = CacheKey::new("scratch", &json!({"RUN": ["/bin/sh", "-c", "true"]}), &[]);
-        assert_eq!(k.hex(), sha256_of(br#"{"v":1,"parent":"scratch","op":{"RUN":["/bin/sh","-c","true"]},"inputs":[]}"#).digest());
+        assert_eq!(
+            k.hex(),
+            sha256_of(
+                br#"{"v":1,"parent":"scratch","op":{"RUN":["/bin/sh","-c","true"]},"inputs":[]}"#
+            )
+            .digest()
+        );
         let other = CacheKey::new("scratch", &json!({"RUN": ["/bin/sh", "-c", "false"]}), &[]);
         assert_ne!(k, other);
-        let with_input = CacheKey::new("scratch", &json!({"RUN": ["/bin/sh", "-c", "true"]}), &["x".into()]);
+        let with_input = CacheKey::new(
+            "scratch",
+            &json!({"RUN": ["/bin/sh", "-c", "true"]}),
+            &["x".into()],
+        );
         assert_ne!(k, with_input);
     }
 

@@ -154,13 +154,20 @@ pub struct ImageConfig {
 impl RunConfig {
     /// The value of an environment variable.
     pub fn env_get(&self, key: &str) -> Option<&str> {
-        self.env.iter().rev().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        self.env
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
     }
 
     /// Sets `key=value`, replacing an earlier value in place (docker's order).
     pub fn env_set(&mut self, key: &str, value: &str) {
         let entry = format!("{key}={value}");
-        match self.env.iter().position(|kv| kv.split_once('=').map(|p| p.0) == Some(key)) {
+        match self
+            .env
+            .iter()
+            .position(|kv| kv.split_once('=').map(|p| p.0) == Some(key))
+        {
             Some(i) => self.env[i] = entry,
             None => self.env.push(entry),
         }
@@ -175,8 +182,14 @@ mod tests {
     fn keeps_docker_fields_and_unknown_ones() {
         let raw = r#"{"architecture":"amd64","os":"linux","config":{"Env":["A=1"],"Healthcheck":{"Test":["CMD","true"],"Interval":1000000000},"OnBuild":["RUN x"],"Custom":7},"rootfs":{"type":"layers","diff_ids":[]},"container_config":{"Hostname":"x"}}"#;
         let c: ImageConfig = serde_json::from_str(raw).unwrap();
-        assert_eq!(c.config.healthcheck.as_ref().unwrap().interval, 1_000_000_000);
-        assert_eq!(c.config.on_build.as_deref(), Some(&["RUN x".to_string()][..]));
+        assert_eq!(
+            c.config.healthcheck.as_ref().unwrap().interval,
+            1_000_000_000
+        );
+        assert_eq!(
+            c.config.on_build.as_deref(),
+            Some(&["RUN x".to_string()][..])
+        );
         let back: Value = serde_json::to_value(&c).unwrap();
         assert_eq!(back["config"]["Custom"], 7);
         assert_eq!(back["container_config"]["Hostname"], "x");

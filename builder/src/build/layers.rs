@@ -25,12 +25,18 @@ pub fn chain_ids(layers: &[Layer]) -> Vec<Digest> {
 
 /// Makes sure every layer of `layers` is an extracted, committed snapshot; returns the top
 /// snapshot's name (`None` for an image without layers).
-pub fn ensure_extracted(store: &Store, snaps: &Snapshotter, layers: &[Layer]) -> Result<Option<String>, BuildError> {
+pub fn ensure_extracted(
+    store: &Store,
+    snaps: &Snapshotter,
+    layers: &[Layer],
+) -> Result<Option<String>, BuildError> {
     let mut parent: Option<String> = None;
     for (layer, chain) in layers.iter().zip(chain_ids(layers)) {
         let name = chain.to_string();
         if snaps.extracted(&chain)?.is_none() {
-            snaps.create_committed_from(&name, parent.as_deref(), |dir| extract_into(store, layer, dir))?;
+            snaps.create_committed_from(&name, parent.as_deref(), |dir| {
+                extract_into(store, layer, dir)
+            })?;
         }
         parent = Some(name);
     }
@@ -38,11 +44,16 @@ pub fn ensure_extracted(store: &Store, snaps: &Snapshotter, layers: &[Layer]) ->
 }
 
 fn extract_into(store: &Store, layer: &Layer, dir: &Path) -> Result<(), BuildError> {
-    let reader = store.blobs().open(layer.blob.digest()).map_err(rbuild_store::StoreError::from)?;
+    let reader = store
+        .blobs()
+        .open(layer.blob.digest())
+        .map_err(rbuild_store::StoreError::from)?;
     let opts = ExtractOptions::new(ExtractMode::Overlay);
-    extract(BufReader::with_capacity(1 << 20, reader), dir, &opts).map_err(|e| BuildError::Layer {
-        path: dir.to_path_buf(),
-        message: format!("extracting {}: {e}", layer.blob.digest()),
+    extract(BufReader::with_capacity(1 << 20, reader), dir, &opts).map_err(|e| {
+        BuildError::Layer {
+            path: dir.to_path_buf(),
+            message: format!("extracting {}: {e}", layer.blob.digest()),
+        }
     })?;
     Ok(())
 }
@@ -70,8 +81,12 @@ pub fn commit_step(
         path: upper.clone(),
         message,
     };
-    let sink = store.blobs().begin().map_err(|e| layer_err(e.to_string()))?;
-    let (sink, digests, _) = write_layer(&upper, &opts, Compression::None, sink).map_err(|e| layer_err(e.to_string()))?;
+    let sink = store
+        .blobs()
+        .begin()
+        .map_err(|e| layer_err(e.to_string()))?;
+    let (sink, digests, _) = write_layer(&upper, &opts, Compression::None, sink)
+        .map_err(|e| layer_err(e.to_string()))?;
     sink.commit(None).map_err(|e| layer_err(e.to_string()))?;
     let layer = digests.layer();
     let name = chain_id(parent_chain, &layer.diff_id).to_string();

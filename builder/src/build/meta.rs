@@ -33,7 +33,12 @@ pub struct MetaState {
 
 /// Applies a metadata instruction (already expanded) to `cfg`. Returns false for
 /// instructions that are not metadata-only.
-pub fn apply(cfg: &mut ImageConfig, st: &mut MetaState, instr: &Instruction, env: &[String]) -> bool {
+pub fn apply(
+    cfg: &mut ImageConfig,
+    st: &mut MetaState,
+    instr: &Instruction,
+    env: &[String],
+) -> bool {
     let shell = cfg.config.shell.clone().unwrap_or_else(default_shell);
     let rc = &mut cfg.config;
     match instr {
@@ -50,7 +55,8 @@ pub fn apply(cfg: &mut ImageConfig, st: &mut MetaState, instr: &Instruction, env
             st.cmd_set = true;
         }
         Instruction::Entrypoint(e) => {
-            rc.entrypoint = Some(argv(&e.command, &shell)).filter(|v| !v.is_empty() || e.command.is_exec());
+            rc.entrypoint =
+                Some(argv(&e.command, &shell)).filter(|v| !v.is_empty() || e.command.is_exec());
             if !st.cmd_set {
                 rc.cmd = None; // docker: a new ENTRYPOINT resets an inherited CMD
             }
@@ -63,8 +69,13 @@ pub fn apply(cfg: &mut ImageConfig, st: &mut MetaState, instr: &Instruction, env
         Instruction::StopSignal(s) => rc.stop_signal = s.signal.clone(),
         Instruction::Healthcheck(h) => rc.healthcheck = Some(healthcheck(&h.check)),
         Instruction::Shell(s) => rc.shell = Some(s.shell.clone()),
-        Instruction::Onbuild(o) => rc.on_build.get_or_insert_with(Vec::new).push(o.expression.clone()),
-        Instruction::From(_) | Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => return false,
+        Instruction::Onbuild(o) => rc
+            .on_build
+            .get_or_insert_with(Vec::new)
+            .push(o.expression.clone()),
+        Instruction::From(_) | Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => {
+            return false
+        }
     }
     !matches!(instr, Instruction::Workdir(_))
 }
@@ -86,7 +97,9 @@ fn healthcheck(h: &HealthCheck) -> Healthcheck {
         },
         HealthCheck::Cmd { command, options } => Healthcheck {
             test: match command {
-                CommandLine::Exec(v) => std::iter::once("CMD".to_string()).chain(v.iter().cloned()).collect(),
+                CommandLine::Exec(v) => std::iter::once("CMD".to_string())
+                    .chain(v.iter().cloned())
+                    .collect(),
                 CommandLine::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
             },
             interval: nanos(options.interval),

@@ -132,7 +132,11 @@ impl Ctx<'_> {
 
     /// The result of a finished stage.
     pub fn stage_result(&self, index: usize) -> Option<StageOut> {
-        self.results.lock().unwrap_or_else(|p| p.into_inner()).get(&index).cloned()
+        self.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&index)
+            .cloned()
     }
 
     /// `Dockerfile:7` for a line.
@@ -169,11 +173,16 @@ fn prepare<'a>(
     let inputs = BuildInputs::resolve(&opts.context, opts.dockerfile.as_deref(), &opts.cwd)?;
     let (text, file) = match &inputs.dockerfile {
         DockerfileSource::Path(p) => (inputs.read_dockerfile()?.unwrap_or_default(), file_name(p)),
-        DockerfileSource::Stdin => (opts.stdin_dockerfile.clone().unwrap_or_default(), "Dockerfile".to_string()),
+        DockerfileSource::Stdin => (
+            opts.stdin_dockerfile.clone().unwrap_or_default(),
+            "Dockerfile".to_string(),
+        ),
     };
     let df = parse_dockerfile(&text, Some(&file))?;
     for w in &df.warnings {
-        progress.event(Event::Message { text: format!("WARNING: {file}:{}: {}", w.span.start_line, w.message) });
+        progress.event(Event::Message {
+            text: format!("WARNING: {file}:{}: {}", w.span.start_line, w.message),
+        });
     }
     let global = GlobalScope::for_dockerfile(&df, &ArgOptions::host(opts.build_args.clone()))?;
     let plan = plan(&df, opts.target.as_deref(), &|w: &str| global.expand(w))?;
@@ -197,7 +206,9 @@ fn prepare<'a>(
 }
 
 fn file_name(p: &std::path::Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile".into())
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into())
 }
 
 /// Runs the stages of one level, in parallel when there are several.
@@ -207,11 +218,17 @@ fn run_level(ctx: &Ctx<'_>, level: &[usize]) -> Result<(), BuildError> {
             .iter()
             .map(|&i| s.spawn(move || stage::run(ctx, i).map(|o| (i, o))))
             .collect();
-        handles.into_iter().map(|h| h.join().expect("stage thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("stage thread panicked"))
+            .collect()
     });
     for outcome in outcomes {
         let (i, out) = outcome?;
-        ctx.results.lock().unwrap_or_else(|p| p.into_inner()).insert(i, out);
+        ctx.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(i, out);
     }
     Ok(())
 }

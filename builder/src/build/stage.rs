@@ -37,7 +37,11 @@ pub(crate) struct StageState {
 /// Runs stage `index` of the plan.
 pub(crate) fn run(ctx: &Ctx<'_>, index: usize) -> Result<StageOut, BuildError> {
     let stage = ctx.plan.stage(index).expect("planned stage exists").clone();
-    let shown = 1 + stage.instructions.iter().filter(|i| steps::is_fs_step(i)).count();
+    let shown = 1 + stage
+        .instructions
+        .iter()
+        .filter(|i| steps::is_fs_step(i))
+        .count();
     let mut st = base_state(ctx, &stage, shown)?;
     let triggers = st.out.config.config.on_build.take().unwrap_or_default();
     for instr in onbuild_instructions(ctx, &stage, &triggers)? {
@@ -51,7 +55,9 @@ pub(crate) fn run(ctx: &Ctx<'_>, index: usize) -> Result<StageOut, BuildError> {
 
 fn dispatch(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instruction) -> Result<(), BuildError> {
     let expanded = expand_instruction(instr, &st.env)?;
-    st.env.apply(&expanded).map_err(|e| ExpandError::word(&expanded, e))?;
+    st.env
+        .apply(&expanded)
+        .map_err(|e| ExpandError::word(&expanded, e))?;
     if steps::is_fs_step(&expanded) {
         st.position.0 += 1;
         steps::run_fs_step(ctx, st, &expanded)?;
@@ -59,9 +65,14 @@ fn dispatch(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instruction) -> Result<(
     let image_env = st.env.image_env();
     let metadata_only = meta::apply(&mut st.out.config, &mut st.meta, &expanded, &image_env);
     if metadata_only {
-        let op = serde_json::json!({ "meta": steps::created_by(&expanded, &st.out.config, &st.env) });
+        let op =
+            serde_json::json!({ "meta": steps::created_by(&expanded, &st.out.config, &st.env) });
         st.out.cache_key = super::cache::CacheKey::new(&st.out.cache_key, &op, &[]).as_str();
-        let entry = history(ctx, steps::created_by(&expanded, &st.out.config, &st.env), true);
+        let entry = history(
+            ctx,
+            steps::created_by(&expanded, &st.out.config, &st.env),
+            true,
+        );
         st.out.config.history.push(entry);
     }
     Ok(())
@@ -88,7 +99,7 @@ fn base_state(ctx: &Ctx<'_>, stage: &Stage, shown: usize) -> Result<StageState, 
         position: format!("{name} 1/{shown}"),
         text,
     });
-    let out = match &stage.base {
+    let mut out = match &stage.base {
         BaseRef::Scratch => scratch(),
         BaseRef::Stage(i) => ctx.stage_result(*i).expect("dependency stage ran first"),
         BaseRef::Image(r) => image_base(ctx, r, stage.from.span.start_line)?,
@@ -99,6 +110,9 @@ fn base_state(ctx: &Ctx<'_>, stage: &Stage, shown: usize) -> Result<StageState, 
     });
     let mut env = ctx.global.stage();
     env.seed_base_env(&out.config.config.env);
+    // Like BuildKit, every stage's config gets the default PATH when its base sets none,
+    // not only stages whose ENV steps rewrite the list (buildah does the same).
+    out.config.config.env = env.image_env();
     Ok(StageState {
         out,
         env,
@@ -111,7 +125,11 @@ fn base_state(ctx: &Ctx<'_>, stage: &Stage, shown: usize) -> Result<StageState, 
 fn base_text(base: &BaseRef, ctx: &Ctx<'_>) -> String {
     match base {
         BaseRef::Scratch => "scratch".to_string(),
-        BaseRef::Stage(i) => ctx.plan.stage(*i).map(|s| s.display_name()).unwrap_or_default(),
+        BaseRef::Stage(i) => ctx
+            .plan
+            .stage(*i)
+            .map(|s| s.display_name())
+            .unwrap_or_default(),
         BaseRef::Image(r) => r.clone(),
     }
 }
@@ -130,24 +148,36 @@ fn scratch() -> StageOut {
 }
 
 /// Reads a base image's config and layers from the store (asking the resolver first).
-pub(crate) fn image_base(ctx: &Ctx<'_>, reference: &str, line: usize) -> Result<StageOut, BuildError> {
+pub(crate) fn image_base(
+    ctx: &Ctx<'_>,
+    reference: &str,
+    line: usize,
+) -> Result<StageOut, BuildError> {
     let base_err = |message: String| BuildError::Base {
         location: ctx.location(line),
         reference: reference.to_string(),
         message,
     };
-    let desc: Descriptor = ctx.resolver.resolve(ctx.store, reference).map_err(base_err)?;
+    let desc: Descriptor = ctx
+        .resolver
+        .resolve(ctx.store, reference)
+        .map_err(base_err)?;
     let image = ctx.store.image(&desc)?;
     let raw = ctx.store.read_bytes(image.manifest.config().digest())?;
-    let config: ImageConfig = serde_json::from_slice(&raw).map_err(|e| base_err(format!("bad image config: {e}")))?;
+    let config: ImageConfig =
+        serde_json::from_slice(&raw).map_err(|e| base_err(format!("bad image config: {e}")))?;
     let layers = image
         .manifest
         .layers()
         .iter()
         .zip(&config.rootfs.diff_ids)
         .map(|(blob, diff)| {
-            let diff_id = rbuild_store::digest::parse_digest(diff).map_err(|e| base_err(e.to_string()))?;
-            Ok(Layer { blob: blob.clone(), diff_id })
+            let diff_id =
+                rbuild_store::digest::parse_digest(diff).map_err(|e| base_err(e.to_string()))?;
+            Ok(Layer {
+                blob: blob.clone(),
+                diff_id,
+            })
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
     Ok(StageOut {
@@ -158,11 +188,18 @@ pub(crate) fn image_base(ctx: &Ctx<'_>, reference: &str, line: usize) -> Result<
 }
 
 /// The base image's ONBUILD triggers, parsed as instructions.
-fn onbuild_instructions(ctx: &Ctx<'_>, stage: &Stage, triggers: &[String]) -> Result<Vec<Instruction>, BuildError> {
+fn onbuild_instructions(
+    ctx: &Ctx<'_>,
+    stage: &Stage,
+    triggers: &[String],
+) -> Result<Vec<Instruction>, BuildError> {
     if triggers.is_empty() || !matches!(stage.base, BaseRef::Image(_)) {
         return Ok(Vec::new());
     }
     let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
-    let df = parse_dockerfile(&text, Some(&format!("{} (ONBUILD of {})", ctx.file, stage.from.image)))?;
+    let df = parse_dockerfile(
+        &text,
+        Some(&format!("{} (ONBUILD of {})", ctx.file, stage.from.image)),
+    )?;
     Ok(df.stages.into_iter().flat_map(|s| s.instructions).collect())
 }

@@ -39,7 +39,11 @@ enum Work {
 }
 
 /// Runs one filesystem step (with the cache in front).
-pub(crate) fn run_fs_step(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instruction) -> Result<(), BuildError> {
+pub(crate) fn run_fs_step(
+    ctx: &Ctx<'_>,
+    st: &mut StageState,
+    instr: &Instruction,
+) -> Result<(), BuildError> {
     let id = ctx.step_id();
     let started = Instant::now();
     let text = created_by(instr, &st.out.config, &st.env);
@@ -50,7 +54,9 @@ pub(crate) fn run_fs_step(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instructio
     });
     let (work, op, inputs, _view) = describe(ctx, st, instr)?;
     let key = CacheKey::new(&st.out.cache_key, &op, &inputs);
-    let cached = (!ctx.opts.no_cache).then(|| ctx.cache.get(ctx.store, &key)).flatten();
+    let cached = (!ctx.opts.no_cache)
+        .then(|| ctx.cache.get(ctx.store, &key))
+        .flatten();
     let result = match cached {
         Some(entry) => {
             ctx.progress.event(Event::Cached { id });
@@ -61,15 +67,26 @@ pub(crate) fn run_fs_step(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instructio
     let layer = match result {
         Ok(l) => l,
         Err(e) => {
-            ctx.progress.event(Event::Failed { id, elapsed: started.elapsed() });
+            ctx.progress.event(Event::Failed {
+                id,
+                elapsed: started.elapsed(),
+            });
             return Err(e);
         }
     };
     if cached_is_none(ctx, &key) {
-        ctx.cache.put(&key, &CacheEntry { layer: layer.as_ref().map(from_layer) })?;
+        ctx.cache.put(
+            &key,
+            &CacheEntry {
+                layer: layer.as_ref().map(from_layer),
+            },
+        )?;
     }
     finish(ctx, st, key, layer, text);
-    ctx.progress.event(Event::Done { id, elapsed: started.elapsed() });
+    ctx.progress.event(Event::Done {
+        id,
+        elapsed: started.elapsed(),
+    });
     Ok(())
 }
 
@@ -87,7 +104,13 @@ fn finish(ctx: &Ctx<'_>, st: &mut StageState, key: CacheKey, layer: Option<Layer
     st.out.config.history.push(history(ctx, text, empty));
 }
 
-fn execute(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction, work: Work, id: usize) -> Result<Option<Layer>, BuildError> {
+fn execute(
+    ctx: &Ctx<'_>,
+    st: &StageState,
+    instr: &Instruction,
+    work: Work,
+    id: usize,
+) -> Result<Option<Layer>, BuildError> {
     let parent = ensure_extracted(ctx.store, &ctx.snaps, &st.out.layers)?;
     let key = format!("step-{}-{:016x}", std::process::id(), rand_u64());
     ctx.snaps.prepare(&key, parent.as_deref())?;
@@ -101,13 +124,24 @@ fn execute(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction, work: Work, id: 
         return Err(e);
     }
     let top = chain_ids(&st.out.layers).pop();
-    commit_step(ctx.store, &ctx.snaps, &key, top.as_ref(), ctx.opts.source_date_epoch)
+    commit_step(
+        ctx.store,
+        &ctx.snaps,
+        &key,
+        top.as_ref(),
+        ctx.opts.source_date_epoch,
+    )
 }
 
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 
@@ -131,16 +165,23 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
         }
         Instruction::Copy(_) | Instruction::Add(_) => {
             let (req, view) = copy_request(ctx, st, instr)?;
-            let digest = crate::copy::source_digest(&req, &ctx.hashes).map_err(|source| BuildError::Copy {
-                location: ctx.location(instr.span().start_line),
-                step: instr.keyword().to_string(),
-                source,
+            let digest = crate::copy::source_digest(&req, &ctx.hashes).map_err(|source| {
+                BuildError::Copy {
+                    location: ctx.location(instr.span().start_line),
+                    step: instr.keyword().to_string(),
+                    source,
+                }
             })?;
             let op = json!({
                 "COPY": format!("{:?}", req.kind), "dest": req.dest, "workdir": req.workdir,
                 "chown": req.chown, "chmod": req.chmod, "epoch": epoch, "sources": req.sources,
             });
-            Ok((Work::Copy(Box::new(req)), op, vec![digest.to_string()], view))
+            Ok((
+                Work::Copy(Box::new(req)),
+                op,
+                vec![digest.to_string()],
+                view,
+            ))
         }
         Instruction::Workdir(w) => {
             let path = super::meta::join_workdir(&rc.working_dir, &w.path);
@@ -151,17 +192,42 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
     }
 }
 
-fn copy_request(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<(CopyRequest, Option<fsop::View>), BuildError> {
+fn copy_request(
+    ctx: &Ctx<'_>,
+    st: &StageState,
+    instr: &Instruction,
+) -> Result<(CopyRequest, Option<fsop::View>), BuildError> {
     let (kind, sources, dest, from, chown, chmod, checksum) = match instr {
-        Instruction::Copy(c) => (CopyKind::Copy, &c.sources, &c.dest, c.from.clone(), &c.chown, &c.chmod, None),
-        Instruction::Add(a) => (CopyKind::Add, &a.sources, &a.dest, None, &a.chown, &a.chmod, a.checksum.clone()),
+        Instruction::Copy(c) => (
+            CopyKind::Copy,
+            &c.sources,
+            &c.dest,
+            c.from.clone(),
+            &c.chown,
+            &c.chmod,
+            None,
+        ),
+        Instruction::Add(a) => (
+            CopyKind::Add,
+            &a.sources,
+            &a.dest,
+            None,
+            &a.chown,
+            &a.chmod,
+            a.checksum.clone(),
+        ),
         _ => unreachable!("copy_request is only called for COPY and ADD"),
     };
-    let view = from.map(|f| fsop::from_view(ctx, &f, instr.span().start_line)).transpose()?;
+    let view = from
+        .map(|f| fsop::from_view(ctx, &f, instr.span().start_line))
+        .transpose()?;
     let source = match &view {
         Some(v) => SourceRoot::Rootfs(v.path().to_path_buf()),
         None => match &ctx.context {
-            Some(dir) => SourceRoot::Context { dir: dir.clone(), ignore: Arc::clone(&ctx.ignore) },
+            Some(dir) => SourceRoot::Context {
+                dir: dir.clone(),
+                ignore: Arc::clone(&ctx.ignore),
+            },
             None => SourceRoot::None,
         },
     };
@@ -173,7 +239,10 @@ fn copy_request(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<(
     req.heredocs = sources
         .iter()
         .filter_map(|s| match s {
-            CopySource::Heredoc(h) => Some(crate::copy::Heredoc { name: h.name.clone(), body: h.content().into_owned() }),
+            CopySource::Heredoc(h) => Some(crate::copy::Heredoc {
+                name: h.name.clone(),
+                body: h.content().into_owned(),
+            }),
             CopySource::Path(_) => None,
         })
         .collect();
@@ -186,7 +255,11 @@ fn copy_request(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<(
 }
 
 /// Resolves `--from` to a source: a stage's result or an image.
-pub(crate) fn from_source(ctx: &Ctx<'_>, from: &str, line: usize) -> Result<super::StageOut, BuildError> {
+pub(crate) fn from_source(
+    ctx: &Ctx<'_>,
+    from: &str,
+    line: usize,
+) -> Result<super::StageOut, BuildError> {
     match ctx.plan.resolve_copy_from(from) {
         SourceRef::Stage(i) => Ok(ctx.stage_result(i).expect("dependency stage ran first")),
         SourceRef::Image(r) => super::stage::image_base(ctx, &r, line),
@@ -194,7 +267,8 @@ pub(crate) fn from_source(ctx: &Ctx<'_>, from: &str, line: usize) -> Result<supe
 }
 
 fn to_layer(l: &CachedLayer) -> Result<Layer, BuildError> {
-    let parse = |s: &str| rbuild_store::digest::parse_digest(s).map_err(rbuild_store::StoreError::from);
+    let parse =
+        |s: &str| rbuild_store::digest::parse_digest(s).map_err(rbuild_store::StoreError::from);
     let media = rbuild_store::MediaType::from(l.media_type.as_str());
     Ok(Layer {
         blob: rbuild_store::Descriptor::new(media, l.size, parse(&l.digest)?),
@@ -223,29 +297,59 @@ fn display_text(instr: &Instruction, created_by: &str) -> String {
 }
 
 /// docker/BuildKit-style `created_by` text for history.
-pub(crate) fn created_by(instr: &Instruction, cfg: &super::config::ImageConfig, env: &StageEnv) -> String {
+pub(crate) fn created_by(
+    instr: &Instruction,
+    cfg: &super::config::ImageConfig,
+    env: &StageEnv,
+) -> String {
     let shell = cfg.config.shell.clone().unwrap_or_else(default_shell);
     let words = |v: &[String]| v.join(" ");
     match instr {
         Instruction::Run(r) => {
             let args = env.arg_history();
-            let prefix = if args.is_empty() { String::new() } else { format!("|{} {} ", args.len(), args.join(" ")) };
-            format!("RUN {prefix}{} # buildkit", words(&argv(&r.command, &shell)))
+            let prefix = if args.is_empty() {
+                String::new()
+            } else {
+                format!("|{} {} ", args.len(), args.join(" "))
+            };
+            format!(
+                "RUN {prefix}{} # buildkit",
+                words(&argv(&r.command, &shell))
+            )
         }
         Instruction::Copy(c) => format!("COPY {} {} # buildkit", source_words(&c.sources), c.dest),
         Instruction::Add(a) => format!("ADD {} {} # buildkit", source_words(&a.sources), a.dest),
         Instruction::Workdir(w) => format!("WORKDIR {}", w.path),
         Instruction::Env(e) => format!("ENV {}", pairs(&e.pairs)),
         Instruction::Label(l) => format!("LABEL {}", pairs(&l.pairs)),
-        Instruction::Arg(a) => format!("ARG {}", a.args.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(" ")),
+        Instruction::Arg(a) => format!(
+            "ARG {}",
+            a.args
+                .iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         Instruction::Expose(e) => format!("EXPOSE {}", e.ports.join(" ")),
-        Instruction::Cmd(c) => format!("CMD {}", serde_json::to_string(&argv(&c.command, &shell)).unwrap_or_default()),
-        Instruction::Entrypoint(e) => format!("ENTRYPOINT {}", serde_json::to_string(&argv(&e.command, &shell)).unwrap_or_default()),
-        Instruction::Volume(v) => format!("VOLUME {}", serde_json::to_string(&v.paths).unwrap_or_default()),
+        Instruction::Cmd(c) => format!(
+            "CMD {}",
+            serde_json::to_string(&argv(&c.command, &shell)).unwrap_or_default()
+        ),
+        Instruction::Entrypoint(e) => format!(
+            "ENTRYPOINT {}",
+            serde_json::to_string(&argv(&e.command, &shell)).unwrap_or_default()
+        ),
+        Instruction::Volume(v) => format!(
+            "VOLUME {}",
+            serde_json::to_string(&v.paths).unwrap_or_default()
+        ),
         Instruction::User(u) => format!("USER {}", u.user),
         Instruction::StopSignal(s) => format!("STOPSIGNAL {}", s.signal),
         Instruction::Healthcheck(_) => "HEALTHCHECK".to_string(),
-        Instruction::Shell(s) => format!("SHELL {}", serde_json::to_string(&s.shell).unwrap_or_default()),
+        Instruction::Shell(s) => format!(
+            "SHELL {}",
+            serde_json::to_string(&s.shell).unwrap_or_default()
+        ),
         Instruction::Onbuild(o) => format!("ONBUILD {}", o.expression),
         Instruction::Maintainer(m) => format!("MAINTAINER {}", m.name),
         Instruction::From(f) => format!("FROM {}", f.image),
@@ -264,13 +368,20 @@ fn source_words(sources: &[CopySource]) -> String {
 }
 
 fn pairs(p: &[crate::dockerfile::KeyValue]) -> String {
-    let v: Vec<String> = p.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect();
+    let v: Vec<String> = p
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect();
     v.join(" ")
 }
 
 /// A scratch mount point under the snapshot area.
 pub(crate) fn scratch_dir(ctx: &Ctx<'_>, name: &str) -> Result<PathBuf, BuildError> {
     let dir = ctx.snaps.root().join("tmp").join(name);
-    std::fs::create_dir_all(&dir).map_err(|source| BuildError::Io { op: "create", path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| BuildError::Io {
+        op: "create",
+        path: dir.clone(),
+        source,
+    })?;
     Ok(dir)
 }

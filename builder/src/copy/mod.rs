@@ -78,6 +78,13 @@ pub enum CopyError {
         /// The destination in the rootfs.
         dest: String,
     },
+    /// A directory the destination needs (a parent, or the destination itself) exists as a
+    /// non-directory in the rootfs.
+    #[error("{path} exists in the rootfs and is not a directory")]
+    NotADirectory {
+        /// The path in the rootfs, symlinks resolved.
+        path: String,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("too many levels of symbolic links resolving {path}")]
     SymlinkLoop {

@@ -426,3 +426,21 @@ fn source_digest_is_the_same_for_a_fresh_copy() {
 
 #[path = "archive_tests.rs"]
 mod archive_tests;
+
+#[test]
+fn a_file_in_the_way_of_a_destination_dir_is_named() {
+    let f = fixture();
+    f.file("a.txt", "a");
+    f.file("d/b.txt", "b");
+    fs::write(f.root.join("file"), "x").unwrap();
+    let err = copy_into(&f.root, &f.req(&["a.txt"], "/file/x")).unwrap_err();
+    assert!(
+        matches!(&err, CopyError::NotADirectory { path } if path == "/file"),
+        "{err}"
+    );
+    let err = copy_into(&f.root, &f.req(&["d"], "/file")).unwrap_err();
+    assert!(
+        matches!(&err, CopyError::DirOntoFile { src, dest } if src == "/d" && dest == "/file"),
+        "{err}"
+    );
+}

@@ -154,10 +154,14 @@ impl<'a> Copier<'a> {
             }
         }
         if !current.host.is_dir() {
-            let src = top.map_or_else(String::new, |s| s.inner.clone());
-            return Err(CopyError::DirOntoFile {
-                src,
-                dest: current.inner,
+            return Err(match top {
+                Some(src) => CopyError::DirOntoFile {
+                    src: src.inner.clone(),
+                    dest: current.inner,
+                },
+                None => CopyError::NotADirectory {
+                    path: current.inner,
+                },
             });
         }
         Ok(current)

@@ -22,7 +22,9 @@ impl Challenge {
     /// Parses one `WWW-Authenticate` value; `None` for unknown schemes.
     pub fn parse(header: &str) -> Option<Challenge> {
         let header = header.trim();
-        let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+        let (scheme, rest) = header
+            .split_once(char::is_whitespace)
+            .unwrap_or((header, ""));
         let params = parse_params(rest);
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => Some(Challenge::Basic),
@@ -52,7 +54,12 @@ fn parse_params(s: &str) -> HashMap<String, String> {
             chars.next();
             quoted(&mut chars)
         } else {
-            chars.by_ref().take_while(|c| *c != ',').collect::<String>().trim().to_string()
+            chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_string()
         };
         out.insert(key.trim().to_ascii_lowercase(), value);
     }
@@ -92,14 +99,25 @@ mod tests {
         let h = r#"bearer realm=http://127.0.0.1:1/t, service="a \"b\"""#;
         assert_eq!(
             Challenge::parse(h),
-            Some(Challenge::Bearer { realm: "http://127.0.0.1:1/t".into(), service: Some("a \"b\"".into()), scope: None })
+            Some(Challenge::Bearer {
+                realm: "http://127.0.0.1:1/t".into(),
+                service: Some("a \"b\"".into()),
+                scope: None
+            })
         );
     }
 
     #[test]
     fn basic_and_unknown() {
-        assert_eq!(Challenge::parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(Challenge::parse("Negotiate abc"), None);
-        assert_eq!(Challenge::parse(r#"Bearer service="x""#), None, "bearer needs a realm");
+        assert_eq!(
+            Challenge::parse(r#"Bearer service="x""#),
+            None,
+            "bearer needs a realm"
+        );
     }
 }

@@ -30,20 +30,33 @@ pub struct ConfigPaths {
 impl ConfigPaths {
     /// Resolves the paths from `$REGISTRY_AUTH_FILE`, `$DOCKER_CONFIG` and `$HOME`.
     pub fn from_env() -> Result<ConfigPaths, AuthError> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let docker = match (env("DOCKER_CONFIG"), env("HOME")) {
             (Some(dir), _) => Some(dir.join("config.json")),
             (None, Some(home)) => Some(home.join(".docker").join("config.json")),
             (None, None) => None,
         };
         let auth_file = env("REGISTRY_AUTH_FILE");
-        let write = auth_file.clone().or(docker.clone()).ok_or(AuthError::NoConfigDir)?;
-        Ok(ConfigPaths { read: auth_file.into_iter().chain(docker).collect(), write })
+        let write = auth_file
+            .clone()
+            .or(docker.clone())
+            .ok_or(AuthError::NoConfigDir)?;
+        Ok(ConfigPaths {
+            read: auth_file.into_iter().chain(docker).collect(),
+            write,
+        })
     }
 
     /// A single explicit file for reading and writing.
     pub fn file(path: &Path) -> ConfigPaths {
-        ConfigPaths { read: vec![path.to_path_buf()], write: path.to_path_buf() }
+        ConfigPaths {
+            read: vec![path.to_path_buf()],
+            write: path.to_path_buf(),
+        }
     }
 }
 
@@ -58,17 +71,34 @@ pub fn server_key(registry: &str) -> String {
 fn load(path: &Path) -> Result<Option<Map<String, Value>>, AuthError> {
     match fs::read(path) {
         Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Some(Map::new())),
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| AuthError::Parse { path: path.into(), source }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| AuthError::Parse {
+                path: path.into(),
+                source,
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(AuthError::Read { path: path.into(), source }),
+        Err(source) => Err(AuthError::Read {
+            path: path.into(),
+            source,
+        }),
     }
 }
 
 fn save(path: &Path, config: &Map<String, Value>) -> Result<(), AuthError> {
-    let err = |source| AuthError::Write { path: path.into(), source };
+    let err = |source| AuthError::Write {
+        path: path.into(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("config"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("config"),
+        std::process::id()
+    ));
     let mut text = serde_json::to_vec_pretty(config).map_err(|e| err(e.into()))?;
     text.push(b'\n');
     let mut opts = fs::OpenOptions::new();
@@ -76,29 +106,60 @@ fn save(path: &Path, config: &Map<String, Value>) -> Result<(), AuthError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&tmp).map_err(err)?;
-    f.write_all(&text).and_then(|()| f.sync_all()).map_err(err)?;
+    f.write_all(&text)
+        .and_then(|()| f.sync_all())
+        .map_err(err)?;
     fs::rename(&tmp, path).map_err(err)
 }
 
 /// The entry of an object-valued field whose key names `registry` (keys may be URLs).
 fn find_entry<'a>(obj: Option<&'a Value>, registry: &str) -> Option<(&'a String, &'a Value)> {
     let want = normalize_registry(registry);
-    obj?.as_object()?.iter().find(|(k, _)| normalize_registry(k) == want)
+    obj?.as_object()?
+        .iter()
+        .find(|(k, _)| normalize_registry(k) == want)
 }
 
-fn decode_auth(path: &Path, registry: &str, entry: &Value) -> Result<Option<Credentials>, AuthError> {
-    let bad = || AuthError::BadAuthEntry { path: path.into(), registry: registry.to_string() };
-    if let Some(token) = entry.get("identitytoken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-        return Ok(Some(Credentials { username: "<token>".into(), password: Secret::new(token) }));
+fn decode_auth(
+    path: &Path,
+    registry: &str,
+    entry: &Value,
+) -> Result<Option<Credentials>, AuthError> {
+    let bad = || AuthError::BadAuthEntry {
+        path: path.into(),
+        registry: registry.to_string(),
+    };
+    if let Some(token) = entry
+        .get("identitytoken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(Some(Credentials {
+            username: "<token>".into(),
+            password: Secret::new(token),
+        }));
     }
-    let Some(auth) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) else { return Ok(None) };
+    let Some(auth) = entry
+        .get("auth")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+    else {
+        return Ok(None);
+    };
     let raw = B64.decode(auth.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (user, pass) = text.split_once(':').ok_or_else(bad)?;
-    Ok(Some(Credentials { username: user.to_string(), password: Secret::new(pass) }))
+    Ok(Some(Credentials {
+        username: user.to_string(),
+        password: Secret::new(pass),
+    }))
 }
 
-fn lookup_in(path: &Path, config: &Map<String, Value>, registry: &str) -> Result<Option<Credentials>, AuthError> {
+fn lookup_in(
+    path: &Path,
+    config: &Map<String, Value>,
+    registry: &str,
+) -> Result<Option<Credentials>, AuthError> {
     let key = server_key(registry);
     if let Some((_, h)) = find_entry(config.get("credHelpers"), registry) {
         if let Some(name) = h.as_str() {
@@ -110,7 +171,11 @@ fn lookup_in(path: &Path, config: &Map<String, Value>, registry: &str) -> Result
             return Ok(Some(c));
         }
     }
-    match config.get("credsStore").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    match config
+        .get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         Some(store) => helper::get(store, &key),
         None => Ok(None),
     }
@@ -129,14 +194,22 @@ pub fn lookup(paths: &ConfigPaths, registry: &str) -> Result<Option<Credentials>
 }
 
 fn helper_for(config: &Map<String, Value>, registry: &str) -> Option<String> {
-    let per_registry = find_entry(config.get("credHelpers"), registry).and_then(|(_, v)| v.as_str());
-    let default = config.get("credsStore").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let per_registry =
+        find_entry(config.get("credHelpers"), registry).and_then(|(_, v)| v.as_str());
+    let default = config
+        .get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
     per_registry.or(default).map(str::to_string)
 }
 
 /// Saves credentials like `docker login`: into the registry's helper when one is
 /// configured, else as a base64 `auth` entry in `auths`.
-pub fn login_store(paths: &ConfigPaths, registry: &str, creds: &Credentials) -> Result<(), AuthError> {
+pub fn login_store(
+    paths: &ConfigPaths,
+    registry: &str,
+    creds: &Credentials,
+) -> Result<(), AuthError> {
     let path = &paths.write;
     let mut config = load(path)?.unwrap_or_default();
     let key = server_key(registry);
@@ -145,7 +218,9 @@ pub fn login_store(paths: &ConfigPaths, registry: &str, creds: &Credentials) -> 
             helper::store(&h, &key, creds)?;
             Value::Object(Map::new())
         }
-        None => serde_json::json!({ "auth": B64.encode(format!("{}:{}", creds.username, creds.password.expose())) }),
+        None => {
+            serde_json::json!({ "auth": B64.encode(format!("{}:{}", creds.username, creds.password.expose())) })
+        }
     };
     let mut auths = match config.remove("auths") {
         Some(Value::Object(m)) => m,
@@ -160,7 +235,9 @@ pub fn login_store(paths: &ConfigPaths, registry: &str, creds: &Credentials) -> 
 /// Forgets credentials like `docker logout`; `Ok(false)` when there were none.
 pub fn logout_store(paths: &ConfigPaths, registry: &str) -> Result<bool, AuthError> {
     let path = &paths.write;
-    let Some(mut config) = load(path)? else { return Ok(false) };
+    let Some(mut config) = load(path)? else {
+        return Ok(false);
+    };
     if let Some(h) = helper_for(&config, registry) {
         helper::erase(&h, &server_key(registry))?;
     }
@@ -181,7 +258,10 @@ mod tests {
     use super::*;
 
     fn creds(u: &str, p: &str) -> Credentials {
-        Credentials { username: u.into(), password: Secret::new(p) }
+        Credentials {
+            username: u.into(),
+            password: Secret::new(p),
+        }
     }
 
     #[test]
@@ -189,11 +269,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         let auth = B64.encode("alice:s3cret");
-        let text = format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#);
+        let text = format!(
+            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#
+        );
         fs::write(&path, text).unwrap();
         let paths = ConfigPaths::file(&path);
-        assert_eq!(lookup(&paths, "docker.io").unwrap(), Some(creds("alice", "s3cret")));
-        assert_eq!(lookup(&paths, "127.0.0.1:5000").unwrap(), Some(creds("alice", "s3cret")));
+        assert_eq!(
+            lookup(&paths, "docker.io").unwrap(),
+            Some(creds("alice", "s3cret"))
+        );
+        assert_eq!(
+            lookup(&paths, "127.0.0.1:5000").unwrap(),
+            Some(creds("alice", "s3cret"))
+        );
         assert_eq!(lookup(&paths, "quay.io").unwrap(), None);
     }
 
@@ -212,10 +300,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.json");
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, r#"{"psFormat":"table","auths":{"other:1":{"auth":"eDp5"}}}"#).unwrap();
+        fs::write(
+            &path,
+            r#"{"psFormat":"table","auths":{"other:1":{"auth":"eDp5"}}}"#,
+        )
+        .unwrap();
         let paths = ConfigPaths::file(&path);
         login_store(&paths, "127.0.0.1:5000", &creds("bob", "pw")).unwrap();
-        assert_eq!(lookup(&paths, "127.0.0.1:5000").unwrap(), Some(creds("bob", "pw")));
+        assert_eq!(
+            lookup(&paths, "127.0.0.1:5000").unwrap(),
+            Some(creds("bob", "pw"))
+        );
         let v: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["psFormat"], "table");
         assert_eq!(v["auths"]["127.0.0.1:5000"]["auth"], B64.encode("bob:pw"));

@@ -20,8 +20,15 @@ struct HelperCreds {
 
 /// Runs `docker-credential-<helper> <action>` with `input` on stdin; returns stdout.
 /// The helper's output is never put into errors: it may hold the secret.
-fn run(helper: &str, action: &'static str, input: &[u8]) -> Result<(std::process::ExitStatus, Vec<u8>), AuthError> {
-    let spawn_err = |source| AuthError::HelperSpawn { helper: helper.to_string(), source };
+fn run(
+    helper: &str,
+    action: &'static str,
+    input: &[u8],
+) -> Result<(std::process::ExitStatus, Vec<u8>), AuthError> {
+    let spawn_err = |source| AuthError::HelperSpawn {
+        helper: helper.to_string(),
+        source,
+    };
     let mut child = Command::new(format!("docker-credential-{helper}"))
         .arg(action)
         .stdin(Stdio::piped())
@@ -43,14 +50,24 @@ pub fn get(helper: &str, server: &str) -> Result<Option<Credentials>, AuthError>
         if String::from_utf8_lossy(&stdout).contains("credentials not found") {
             return Ok(None);
         }
-        return Err(AuthError::HelperFailed { helper: helper.to_string(), action: "get", status });
+        return Err(AuthError::HelperFailed {
+            helper: helper.to_string(),
+            action: "get",
+            status,
+        });
     }
-    let c: HelperCreds = serde_json::from_slice(&stdout)
-        .map_err(|source| AuthError::HelperOutput { helper: helper.to_string(), source })?;
+    let c: HelperCreds =
+        serde_json::from_slice(&stdout).map_err(|source| AuthError::HelperOutput {
+            helper: helper.to_string(),
+            source,
+        })?;
     if c.username.is_empty() && c.secret.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Credentials { username: c.username, password: Secret::new(c.secret) }))
+    Ok(Some(Credentials {
+        username: c.username,
+        password: Secret::new(c.secret),
+    }))
 }
 
 /// Hands credentials for `server` to a helper.
@@ -60,11 +77,18 @@ pub fn store(helper: &str, server: &str, creds: &Credentials) -> Result<(), Auth
         username: creds.username.clone(),
         secret: creds.password.expose().to_string(),
     };
-    let json = serde_json::to_vec(&body).map_err(|source| AuthError::HelperOutput { helper: helper.to_string(), source })?;
+    let json = serde_json::to_vec(&body).map_err(|source| AuthError::HelperOutput {
+        helper: helper.to_string(),
+        source,
+    })?;
     let (status, _) = run(helper, "store", &json)?;
     match status.success() {
         true => Ok(()),
-        false => Err(AuthError::HelperFailed { helper: helper.to_string(), action: "store", status }),
+        false => Err(AuthError::HelperFailed {
+            helper: helper.to_string(),
+            action: "store",
+            status,
+        }),
     }
 }
 
@@ -73,6 +97,10 @@ pub fn erase(helper: &str, server: &str) -> Result<(), AuthError> {
     let (status, _) = run(helper, "erase", server.as_bytes())?;
     match status.success() {
         true => Ok(()),
-        false => Err(AuthError::HelperFailed { helper: helper.to_string(), action: "erase", status }),
+        false => Err(AuthError::HelperFailed {
+            helper: helper.to_string(),
+            action: "erase",
+            status,
+        }),
     }
 }

@@ -40,7 +40,9 @@ impl fmt::Debug for BodySource {
         match self {
             BodySource::Empty => f.write_str("Empty"),
             BodySource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            BodySource::File { path, offset, len, .. } => write!(f, "File({}, {offset}+{len})", path.display()),
+            BodySource::File {
+                path, offset, len, ..
+            } => write!(f, "File({}, {offset}+{len})", path.display()),
         }
     }
 }
@@ -59,10 +61,16 @@ impl BodySource {
         match self {
             BodySource::Empty => Ok((reqwest::Body::from(Vec::new()), None)),
             BodySource::Bytes(b) => Ok((reqwest::Body::from(b.as_ref().clone()), None)),
-            BodySource::File { path, offset, len, counter } => {
+            BodySource::File {
+                path,
+                offset,
+                len,
+                counter,
+            } => {
                 let mut file = tokio::fs::File::open(path).await?;
                 file.seek(SeekFrom::Start(*offset)).await?;
-                let body = reqwest::Body::wrap_stream(file_stream(file.take(*len), counter.clone()));
+                let body =
+                    reqwest::Body::wrap_stream(file_stream(file.take(*len), counter.clone()));
                 Ok((body, Some(*len)))
             }
         }
@@ -103,13 +111,21 @@ mod tests {
         let counter: ByteCounter = Arc::new(move |n| {
             s2.fetch_add(n, Ordering::Relaxed);
         });
-        let src = BodySource::File { path, offset: 1000, len: 600_000, counter: Some(counter) };
+        let src = BodySource::File {
+            path,
+            offset: 1000,
+            len: 600_000,
+            counter: Some(counter),
+        };
         let (_, len) = src.build().await.unwrap();
         assert_eq!(len, Some(600_000));
         let mut file = tokio::fs::File::open(src.path()).await.unwrap();
         file.seek(SeekFrom::Start(1000)).await.unwrap();
         use futures_util::TryStreamExt;
-        let chunks: Vec<Vec<u8>> = file_stream(file.take(600_000), src_counter(&src)).try_collect().await.unwrap();
+        let chunks: Vec<Vec<u8>> = file_stream(file.take(600_000), src_counter(&src))
+            .try_collect()
+            .await
+            .unwrap();
         let joined: Vec<u8> = chunks.concat();
         assert_eq!(joined, &data[1000..601_000]);
         assert_eq!(seen.load(Ordering::Relaxed), 600_000);

@@ -5,6 +5,8 @@
 //! checks the status it expects with [`Client::expect`].
 
 mod body;
+#[cfg(test)]
+mod tests_bearer;
 mod token;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ use crate::secret::Secret;
 
 /// The environment variable listing extra registries that may use plain HTTP (comma-separated).
 pub const INSECURE_ENV: &str = "RBUILD_INSECURE_REGISTRIES";
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to reach registries: TLS roots, insecure hosts, retries and credentials.
 #[derive(Debug, Clone, Default)]
@@ -48,8 +51,16 @@ impl ClientOptions {
     /// Defaults plus the registries listed in `$RBUILD_INSECURE_REGISTRIES`.
     pub fn from_env() -> ClientOptions {
         let insecure = std::env::var(INSECURE_ENV).unwrap_or_default();
-        let insecure_registries = insecure.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-        ClientOptions { insecure_registries, ..ClientOptions::default() }
+        let insecure_registries = insecure
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        ClientOptions {
+            insecure_registries,
+            ..ClientOptions::default()
+        }
     }
 }
 
@@ -57,7 +68,13 @@ impl ClientOptions {
 pub fn is_loopback(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => host.rsplit_once(':').map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }),
+        None => host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
     };
     name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -84,7 +101,14 @@ impl Request {
     /// A bodyless request with retries enabled.
     pub fn new(method: Method, url: impl Into<String>, scopes: &[String]) -> Request {
         let (headers, body) = (HeaderMap::new(), BodySource::Empty);
-        Request { method, url: url.into(), headers, body, scopes: scopes.to_vec(), retry: true }
+        Request {
+            method,
+            url: url.into(),
+            headers,
+            body,
+            scopes: scopes.to_vec(),
+            retry: true,
+        }
     }
 
     /// Adds a header (values built by this crate are always valid header text).
@@ -128,7 +152,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("registry", &self.registry).field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("registry", &self.registry)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +173,11 @@ impl Client {
             }
         };
         let endpoint = endpoint_for(registry).to_string();
-        let allow_http = is_loopback(&endpoint) || opts.insecure_registries.iter().any(|h| h == registry || *h == endpoint);
+        let allow_http = is_loopback(&endpoint)
+            || opts
+                .insecure_registries
+                .iter()
+                .any(|h| h == registry || *h == endpoint);
         Ok(Client {
             http: build_http(opts)?,
             registry: registry.to_string(),
@@ -171,34 +202,68 @@ impl Client {
 
     /// `https://host` or, where allowed and HTTPS fails, `http://host`. Pings `/v2/` once.
     pub async fn base_url(&self) -> Result<&str, RegistryError> {
-        self.base.get_or_try_init(|| self.probe()).await.map(String::as_str)
+        self.base
+            .get_or_try_init(|| self.probe())
+            .await
+            .map(String::as_str)
     }
 
     async fn probe(&self) -> Result<String, RegistryError> {
-        let schemes: &[&str] = if self.allow_http { &["https", "http"] } else { &["https"] };
+        let schemes: &[&str] = if self.allow_http {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
         let mut backoff = self.retry.start();
         loop {
             let mut last = None;
             for scheme in schemes {
                 let url = format!("{scheme}://{}/v2/", self.endpoint);
-                match self.http.get(&url).send().await {
+                // A plain-HTTP server may never answer a TLS hello: bound the HTTPS try
+                // when there is an HTTP fallback.
+                let timeout = if self.allow_http && *scheme == "https" {
+                    PROBE_TIMEOUT
+                } else {
+                    PROBE_TIMEOUT * 6
+                };
+                match self.http.get(&url).timeout(timeout).send().await {
+                    // 400 to plain HTTP is an HTTPS server (Go answers so): keep the HTTPS error.
+                    Ok(resp) if *scheme == "http" && resp.status() == StatusCode::BAD_REQUEST => {}
                     Ok(resp) => {
                         self.remember_challenge(resp.headers());
                         return Ok(format!("{scheme}://{}", self.endpoint));
                     }
-                    Err(source) => last = Some(RegistryError::Connection { method: "GET".into(), url, source }),
+                    Err(source) => {
+                        let method = "GET".into();
+                        last.get_or_insert(RegistryError::Connection {
+                            method,
+                            url,
+                            source,
+                        });
+                    }
                 }
             }
-            let err = last.ok_or_else(|| RegistryError::BadUrl { url: self.endpoint.clone() })?;
+            let err = last.ok_or_else(|| RegistryError::BadUrl {
+                url: self.endpoint.clone(),
+            })?;
             match backoff.next_delay(None) {
                 Some(d) => tokio::time::sleep(d).await,
-                None => return Err(err),
+                None => {
+                    return Err(RegistryError::Unreachable {
+                        registry: self.registry.clone(),
+                        source: Box::new(err),
+                    })
+                }
             }
         }
     }
 
     fn remember_challenge(&self, headers: &HeaderMap) -> Option<Challenge> {
-        let challenge = headers.get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).find_map(Challenge::parse)?;
+        let challenge = headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(Challenge::parse)?;
         if let Ok(mut state) = self.auth.lock() {
             state.challenge = Some(challenge.clone());
         }
@@ -248,9 +313,23 @@ impl Client {
         match (&challenge, &self.credentials) {
             (Challenge::Basic, None) => return Err(self.unauthorized(resp).await),
             (Challenge::Basic, Some(_)) => {}
-            (Challenge::Bearer { realm, service, scope }, creds) => {
+            (
+                Challenge::Bearer {
+                    realm,
+                    service,
+                    scope,
+                },
+                creds,
+            ) => {
                 let scopes = merge_scopes(&req.scopes, scope.as_deref());
-                let token = token::fetch(&self.http, realm, service.as_deref(), &scopes, creds.as_ref()).await?;
+                let token = token::fetch(
+                    &self.http,
+                    realm,
+                    service.as_deref(),
+                    &scopes,
+                    creds.as_ref(),
+                )
+                .await?;
                 self.store_token(&req.scopes, token);
             }
         }
@@ -263,16 +342,33 @@ impl Client {
 
     async fn send_once(&self, req: &Request) -> Result<Response, RegistryError> {
         let url = self.url(&req.url).await?;
-        let mut builder = self.http.request(req.method.clone(), &url).headers(req.headers.clone());
+        let mut builder = self
+            .http
+            .request(req.method.clone(), &url)
+            .headers(req.headers.clone());
         if let Some(value) = self.auth_header(&req.scopes) {
             builder = builder.header(AUTHORIZATION, value);
         }
-        let (body, len) = req.body.build().await.map_err(|e| RegistryError::BodyFile { path: req.body.path(), source: e })?;
+        let (body, len) = req
+            .body
+            .build()
+            .await
+            .map_err(|e| RegistryError::BodyFile {
+                path: req.body.path(),
+                source: e,
+            })?;
         if let Some(len) = len {
             builder = builder.header(reqwest::header::CONTENT_LENGTH, len);
         }
         builder = builder.body(body);
-        builder.send().await.map_err(|source| RegistryError::Connection { method: req.method.to_string(), url, source })
+        builder
+            .send()
+            .await
+            .map_err(|source| RegistryError::Connection {
+                method: req.method.to_string(),
+                url,
+                source,
+            })
     }
 
     fn auth_header(&self, scopes: &[String]) -> Option<HeaderValue> {
@@ -282,11 +378,19 @@ impl Client {
         let basic = matches!(self.auth.lock().ok()?.challenge, Some(Challenge::Basic));
         let creds = self.credentials.as_ref().filter(|_| basic)?;
         let raw = format!("{}:{}", creds.username, creds.password.expose());
-        secret_header(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
+        secret_header(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ))
     }
 
     fn cached_token(&self, scopes: &[String]) -> Option<Secret> {
-        self.auth.lock().ok()?.tokens.get(&scopes.join(" ")).cloned()
+        self.auth
+            .lock()
+            .ok()?
+            .tokens
+            .get(&scopes.join(" "))
+            .cloned()
     }
 
     fn store_token(&self, scopes: &[String], token: Secret) {
@@ -298,19 +402,39 @@ impl Client {
     async fn unauthorized(&self, resp: Response) -> RegistryError {
         let body = resp.bytes().await.unwrap_or_default();
         let had_credentials = self.credentials.is_some();
-        RegistryError::Unauthorized { registry: self.registry.clone(), diagnostics: parse_diagnostics(&body), had_credentials }
+        RegistryError::Unauthorized {
+            registry: self.registry.clone(),
+            diagnostics: parse_diagnostics(&body),
+            had_credentials,
+        }
     }
 
     async fn status_error(&self, method: &Method, resp: Response) -> RegistryError {
         let (url, status) = (resp.url().to_string(), resp.status().as_u16());
-        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_secs);
         let body = resp.bytes().await.unwrap_or_default();
-        RegistryError::Status { method: method.to_string(), url, status, diagnostics: parse_diagnostics(&body), retry_after }
+        RegistryError::Status {
+            method: method.to_string(),
+            url,
+            status,
+            diagnostics: parse_diagnostics(&body),
+            retry_after,
+        }
     }
 
     /// Returns the response when its status is one of `ok`, else a typed error with the
     /// registry's diagnostics.
-    pub async fn expect(&self, method: &Method, resp: Response, ok: &[u16]) -> Result<Response, RegistryError> {
+    pub async fn expect(
+        &self,
+        method: &Method,
+        resp: Response,
+        ok: &[u16],
+    ) -> Result<Response, RegistryError> {
         match ok.contains(&resp.status().as_u16()) {
             true => Ok(resp),
             false => Err(self.status_error(method, resp).await),
@@ -350,9 +474,14 @@ fn build_http(opts: &ClientOptions) -> Result<reqwest::Client, RegistryError> {
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120));
     if let Some(path) = &opts.ca_file {
-        let ca_err = |reason: String| RegistryError::CaFile { path: path.clone(), reason };
+        let ca_err = |reason: String| RegistryError::CaFile {
+            path: path.clone(),
+            reason,
+        };
         let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))? {
+        for cert in
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))?
+        {
             builder = builder.add_root_certificate(cert);
         }
     }
@@ -365,10 +494,22 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000", "[::1]"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "[::1]:5000",
+            "[::1]",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
-        for h in ["example.com", "10.0.0.1:5000", "registry-1.docker.io", "localhost.example.com"] {
+        for h in [
+            "example.com",
+            "10.0.0.1:5000",
+            "registry-1.docker.io",
+            "localhost.example.com",
+        ] {
             assert!(!is_loopback(h), "{h}");
         }
     }
@@ -376,13 +517,23 @@ mod tests {
     #[test]
     fn scopes_merge_without_duplicates() {
         let ours = vec!["repository:a:pull".to_string()];
-        assert_eq!(merge_scopes(&ours, Some("repository:a:pull repository:b:pull")), vec!["repository:a:pull", "repository:b:pull"]);
+        assert_eq!(
+            merge_scopes(&ours, Some("repository:a:pull repository:b:pull")),
+            vec!["repository:a:pull", "repository:b:pull"]
+        );
         assert_eq!(merge_scopes(&ours, None), ours);
     }
 
     #[test]
     fn insecure_only_where_allowed() {
-        let opts = ClientOptions { insecure_registries: vec!["reg.lan:5000".into()], credentials: None, auth_paths: Some(ConfigPaths::file(std::path::Path::new("/nonexistent/c.json"))), ..Default::default() };
+        let opts = ClientOptions {
+            insecure_registries: vec!["reg.lan:5000".into()],
+            credentials: None,
+            auth_paths: Some(ConfigPaths::file(std::path::Path::new(
+                "/nonexistent/c.json",
+            ))),
+            ..Default::default()
+        };
         assert!(Client::new("reg.lan:5000", &opts).unwrap().allow_http);
         assert!(Client::new("127.0.0.1:1", &opts).unwrap().allow_http);
         assert!(!Client::new("quay.io", &opts).unwrap().allow_http);
@@ -391,8 +542,14 @@ mod tests {
 
     #[test]
     fn debug_never_shows_credentials() {
-        let creds = Credentials { username: "u".into(), password: Secret::new("topsecret") };
-        let opts = ClientOptions { credentials: Some(creds), ..Default::default() };
+        let creds = Credentials {
+            username: "u".into(),
+            password: Secret::new("topsecret"),
+        };
+        let opts = ClientOptions {
+            credentials: Some(creds),
+            ..Default::default()
+        };
         let c = Client::new("127.0.0.1:1", &opts).unwrap();
         assert!(!format!("{c:?} {opts:?}").contains("topsecret"));
     }

@@ -16,8 +16,14 @@ struct TokenResponse {
 }
 
 /// The `realm` URL with `service` and one `scope` parameter per scope.
-pub(super) fn token_url(realm: &str, service: Option<&str>, scopes: &[String]) -> Result<reqwest::Url, RegistryError> {
-    let mut url = reqwest::Url::parse(realm).map_err(|_| RegistryError::BadUrl { url: realm.to_string() })?;
+pub(super) fn token_url(
+    realm: &str,
+    service: Option<&str>,
+    scopes: &[String],
+) -> Result<reqwest::Url, RegistryError> {
+    let mut url = reqwest::Url::parse(realm).map_err(|_| RegistryError::BadUrl {
+        url: realm.to_string(),
+    })?;
     {
         let mut q = url.query_pairs_mut();
         if let Some(s) = service {
@@ -43,16 +49,33 @@ pub(super) async fn fetch(
     if let Some(c) = creds {
         req = req.basic_auth(&c.username, Some(c.password.expose()));
     }
-    let conn = |source| RegistryError::Connection { method: "GET".into(), url: realm.to_string(), source };
+    let conn = |source| RegistryError::Connection {
+        method: "GET".into(),
+        url: realm.to_string(),
+        source,
+    };
     let resp = req.send().await.map_err(conn)?;
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(conn)?;
     if !(200..300).contains(&status) {
-        return Err(RegistryError::Token { realm: realm.to_string(), status, diagnostics: parse_diagnostics(&body) });
+        return Err(RegistryError::Token {
+            realm: realm.to_string(),
+            status,
+            diagnostics: parse_diagnostics(&body),
+        });
     }
     let parsed: TokenResponse =
-        serde_json::from_slice(&body).map_err(|_| RegistryError::TokenBody { realm: realm.to_string() })?;
-    parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).map(Secret::new).ok_or(RegistryError::TokenBody { realm: realm.to_string() })
+        serde_json::from_slice(&body).map_err(|_| RegistryError::TokenBody {
+            realm: realm.to_string(),
+        })?;
+    parsed
+        .token
+        .or(parsed.access_token)
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or(RegistryError::TokenBody {
+            realm: realm.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -61,7 +84,10 @@ mod tests {
 
     #[test]
     fn url_carries_service_and_every_scope() {
-        let scopes = vec!["repository:a/b:pull,push".to_string(), "repository:c:pull".to_string()];
+        let scopes = vec![
+            "repository:a/b:pull,push".to_string(),
+            "repository:c:pull".to_string(),
+        ];
         let url = token_url("https://auth.example/token?x=1", Some("reg"), &scopes).unwrap();
         assert_eq!(
             url.as_str(),

@@ -15,7 +15,11 @@ use super::layout::{export_oci, ExportTarget};
 use crate::{ImageName, Store};
 
 /// Writes `images` into a `docker save` tar at `out`.
-pub fn save(store: &Store, images: &[(Option<ImageName>, Descriptor)], out: &Path) -> Result<(), ArchiveError> {
+pub fn save(
+    store: &Store,
+    images: &[(Option<ImageName>, Descriptor)],
+    out: &Path,
+) -> Result<(), ArchiveError> {
     export_oci(store, images, &ExportTarget::Tar(out.to_path_buf()), true)
 }
 

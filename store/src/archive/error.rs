@@ -66,7 +66,10 @@ pub enum ArchiveError {
 }
 
 /// Maps an `io::Error` to [`ArchiveError::Io`] for `path`.
-pub(crate) fn io_err<P: Into<PathBuf>>(op: &'static str, path: P) -> impl FnOnce(std::io::Error) -> ArchiveError {
+pub(crate) fn io_err<P: Into<PathBuf>>(
+    op: &'static str,
+    path: P,
+) -> impl FnOnce(std::io::Error) -> ArchiveError {
     let path = path.into();
     move |source| ArchiveError::Io { op, path, source }
 }

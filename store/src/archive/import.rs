@@ -39,7 +39,11 @@ struct DockerEntry {
 ///
 /// A tar that is neither (no `index.json` or `manifest.json` inside) is a root filesystem
 /// and becomes a one-layer image, as `docker import` does.
-pub fn import(store: &Store, path: &Path, name: Option<&ImageName>) -> Result<Vec<Imported>, ArchiveError> {
+pub fn import(
+    store: &Store,
+    path: &Path,
+    name: Option<&ImageName>,
+) -> Result<Vec<Imported>, ArchiveError> {
     if !path.is_dir() && rootfs::classify(path)? == TarKind::Rootfs {
         let _lock = store.lock_shared()?;
         return import_rootfs_tar(store, path, name);
@@ -85,7 +89,11 @@ pub(crate) fn import_archive(
 }
 
 /// A filesystem tarball: one new image, tagged `name` when given.
-fn import_rootfs_tar(store: &Store, path: &Path, name: Option<&ImageName>) -> Result<Vec<Imported>, ArchiveError> {
+fn import_rootfs_tar(
+    store: &Store,
+    path: &Path,
+    name: Option<&ImageName>,
+) -> Result<Vec<Imported>, ArchiveError> {
     let manifest = rootfs::import_rootfs(store, path)?;
     match name {
         Some(n) => store.tag(n, &manifest)?,
@@ -98,7 +106,9 @@ fn import_rootfs_tar(store: &Store, path: &Path, name: Option<&ImageName>) -> Re
 }
 
 fn import_layout(store: &Store, c: &Collected) -> Result<Vec<Imported>, ArchiveError> {
-    let index: ImageIndex = c.json("index.json")?.ok_or_else(|| missing(c, "index.json"))?;
+    let index: ImageIndex = c
+        .json("index.json")?
+        .ok_or_else(|| missing(c, "index.json"))?;
     let docker_tags = docker_tags(c)?;
     let mut out = Vec::new();
     for (i, entry) in index.manifests().iter().enumerate() {
@@ -123,7 +133,10 @@ fn first_tag(e: &DockerEntry) -> Option<ImageName> {
 /// The name an index entry gives its image.
 fn entry_name(c: &Collected, entry: &Descriptor) -> Option<ImageName> {
     let ann = entry.annotations().as_ref()?;
-    if let Some(full) = ann.get(CONTAINERD_NAME).and_then(|n| ImageName::parse(n).ok()) {
+    if let Some(full) = ann
+        .get(CONTAINERD_NAME)
+        .and_then(|n| ImageName::parse(n).ok())
+    {
         return Some(full);
     }
     let r = ann.get(REF_NAME)?;
@@ -140,7 +153,8 @@ fn copy_tree(store: &Store, c: &Collected, desc: &Descriptor) -> Result<Descript
     c.ensure_blob(store, desc.digest(), desc.size())?;
     if is_index(desc.media_type()) {
         let index: ImageIndex = store.read_json(desc.digest())?;
-        let child = pick_platform(index.manifests()).ok_or_else(|| missing(c, "a manifest for this platform"))?;
+        let child = pick_platform(index.manifests())
+            .ok_or_else(|| missing(c, "a manifest for this platform"))?;
         return copy_tree(store, c, child);
     }
     if is_manifest(desc.media_type()) {
@@ -176,10 +190,17 @@ pub(crate) fn host_arch() -> &'static str {
 
 fn import_docker(store: &Store, c: &Collected) -> Result<Vec<Imported>, ArchiveError> {
     let entries: Vec<DockerEntry> = c.json("manifest.json")?.unwrap_or_default();
-    entries.iter().map(|e| import_docker_entry(store, c, e)).collect()
+    entries
+        .iter()
+        .map(|e| import_docker_entry(store, c, e))
+        .collect()
 }
 
-fn import_docker_entry(store: &Store, c: &Collected, e: &DockerEntry) -> Result<Imported, ArchiveError> {
+fn import_docker_entry(
+    store: &Store,
+    c: &Collected,
+    e: &DockerEntry,
+) -> Result<Imported, ArchiveError> {
     let config = match c.files.get(&e.config) {
         Some(bytes) => store.put_bytes(MediaType::ImageConfig, bytes)?,
         None => return Err(missing(c, &e.config)),
@@ -188,7 +209,11 @@ fn import_docker_entry(store: &Store, c: &Collected, e: &DockerEntry) -> Result<
     for l in &e.layers {
         let (digest, size) = c.by_path.get(l).cloned().ok_or_else(|| missing(c, l))?;
         let mut head = [0u8; 4];
-        let n = std::io::Read::read(&mut crate::blob::BlobRead::open(store.blobs(), &digest)?, &mut head).unwrap_or(0);
+        let n = std::io::Read::read(
+            &mut crate::blob::BlobRead::open(store.blobs(), &digest)?,
+            &mut head,
+        )
+        .unwrap_or(0);
         let media = crate::layer::Compression::detect(&head[..n]).media_type();
         layers.push(Descriptor::new(media, size, digest));
     }

@@ -74,7 +74,10 @@ pub fn export_oci(
         entries.push(docker_entry(&image, name.as_ref()));
         if let (Some(n), Some(top)) = (name, image.config.rootfs().diff_ids().last()) {
             let hex = top.strip_prefix("sha256:").unwrap_or(top).to_string();
-            repos.entry(n.repository.clone()).or_default().insert(n.tag.clone(), hex);
+            repos
+                .entry(n.repository.clone())
+                .or_default()
+                .insert(n.tag.clone(), hex);
         }
     }
     sink.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -99,7 +102,9 @@ impl IndexPush for ImageIndex {
 }
 
 fn entry_for(desc: &Descriptor, name: Option<&ImageName>) -> Descriptor {
-    let Some(name) = name else { return desc.clone() };
+    let Some(name) = name else {
+        return desc.clone();
+    };
     let mut d = with_ref(desc, &name.tag);
     let mut ann = d.annotations().clone().unwrap_or_default();
     ann.insert(CONTAINERD_NAME.to_string(), name.canonical());
@@ -113,7 +118,12 @@ fn docker_entry(image: &Image, name: Option<&ImageName>) -> DockerEntry {
     DockerEntry {
         config: path(image.manifest.config().digest()),
         repo_tags: name.map(|n| vec![n.to_string()]).unwrap_or_default(),
-        layers: image.manifest.layers().iter().map(|l| path(l.digest())).collect(),
+        layers: image
+            .manifest
+            .layers()
+            .iter()
+            .map(|l| path(l.digest()))
+            .collect(),
     }
 }
 
@@ -131,8 +141,16 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ArchiveError> {
     })
 }
 
-fn copy_blob(store: &Store, sink: &mut dyn Sink, digest: &Digest, size: u64) -> Result<(), ArchiveError> {
-    let mut reader = store.blobs().open(digest).map_err(crate::StoreError::from)?;
+fn copy_blob(
+    store: &Store,
+    sink: &mut dyn Sink,
+    digest: &Digest,
+    size: u64,
+) -> Result<(), ArchiveError> {
+    let mut reader = store
+        .blobs()
+        .open(digest)
+        .map_err(crate::StoreError::from)?;
     sink.blob(digest, size, &mut reader)
 }
 
@@ -195,7 +213,9 @@ impl TarSink {
         let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, f));
         for dir in ["blobs/", "blobs/sha256/"] {
             let mut h = header(tar::EntryType::Directory, 0o755, 0);
-            builder.append_data(&mut h, dir, io::empty()).map_err(io_err("write", &tmp))?;
+            builder
+                .append_data(&mut h, dir, io::empty())
+                .map_err(io_err("write", &tmp))?;
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -220,17 +240,26 @@ impl Sink for TarSink {
     fn blob(&mut self, digest: &Digest, size: u64, r: &mut dyn Read) -> Result<(), ArchiveError> {
         let mut h = header(tar::EntryType::Regular, 0o644, size);
         let name = format!("blobs/sha256/{}", digest.digest());
-        self.builder.append_data(&mut h, name, r.take(size)).map_err(io_err("write", &self.tmp))
+        self.builder
+            .append_data(&mut h, name, r.take(size))
+            .map_err(io_err("write", &self.tmp))
     }
 
     fn file(&mut self, name: &str, bytes: &[u8]) -> Result<(), ArchiveError> {
         let mut h = header(tar::EntryType::Regular, 0o644, bytes.len() as u64);
-        self.builder.append_data(&mut h, name, bytes).map_err(io_err("write", &self.tmp))
+        self.builder
+            .append_data(&mut h, name, bytes)
+            .map_err(io_err("write", &self.tmp))
     }
 
     fn finish(self: Box<Self>) -> Result<(), ArchiveError> {
-        let buf = self.builder.into_inner().map_err(io_err("write", &self.tmp))?;
-        let file = buf.into_inner().map_err(|e| io_err("write", &self.tmp)(e.into_error()))?;
+        let buf = self
+            .builder
+            .into_inner()
+            .map_err(io_err("write", &self.tmp))?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| io_err("write", &self.tmp)(e.into_error()))?;
         file.sync_all().map_err(io_err("fsync", &self.tmp))?;
         fs::rename(&self.tmp, &self.path).map_err(io_err("rename", &self.path))
     }

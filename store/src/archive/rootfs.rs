@@ -5,8 +5,8 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use oci_spec::image::{
-    ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder, MediaType,
-    RootFsBuilder,
+    ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder,
+    MediaType, RootFsBuilder,
 };
 
 use super::error::{io_err, ArchiveError};
@@ -28,7 +28,9 @@ pub(crate) enum TarKind {
 /// Reads entry names (seeking over data when the tar is uncompressed).
 pub(crate) fn classify(path: &Path) -> Result<TarKind, ArchiveError> {
     let mut head = [0u8; 6];
-    let n = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(io_err("read", path))?;
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(io_err("read", path))?;
     let names = if Compression::detect(&head[..n]) == Compression::None {
         let f = File::open(path).map_err(io_err("open", path))?;
         let mut a = tar::Archive::new(f);
@@ -38,11 +40,20 @@ pub(crate) fn classify(path: &Path) -> Result<TarKind, ArchiveError> {
         let mut a = tar::Archive::new(decompress(f).map_err(io_err("read", path))?);
         entry_names(a.entries().map_err(io_err("read", path))?, path)?
     };
-    let is_archive = names.iter().any(|n| n == "index.json" || n == "manifest.json");
-    Ok(if is_archive { TarKind::Archive } else { TarKind::Rootfs })
+    let is_archive = names
+        .iter()
+        .any(|n| n == "index.json" || n == "manifest.json");
+    Ok(if is_archive {
+        TarKind::Archive
+    } else {
+        TarKind::Rootfs
+    })
 }
 
-fn entry_names<R: Read>(entries: tar::Entries<'_, R>, path: &Path) -> Result<Vec<String>, ArchiveError> {
+fn entry_names<R: Read>(
+    entries: tar::Entries<'_, R>,
+    path: &Path,
+) -> Result<Vec<String>, ArchiveError> {
     let mut out = Vec::new();
     for e in entries {
         let e = e.map_err(io_err("read", path))?;
@@ -66,7 +77,13 @@ pub(crate) fn import_rootfs(store: &Store, path: &Path) -> Result<Descriptor, Ar
         .os("linux")
         .created(now.clone())
         .config(ConfigBuilder::default().build().map_err(bad)?)
-        .rootfs(RootFsBuilder::default().typ("layers").diff_ids(vec![diff_id.to_string()]).build().map_err(bad)?)
+        .rootfs(
+            RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(vec![diff_id.to_string()])
+                .build()
+                .map_err(bad)?,
+        )
         .history(vec![HistoryBuilder::default()
             .created(now)
             .created_by(format!("rbuild import {}", path.display()))

@@ -31,7 +31,12 @@ pub(crate) struct Collected {
 
 impl Collected {
     /// Makes sure `digest` is in the store, copying it from a directory source if needed.
-    pub fn ensure_blob(&self, store: &Store, digest: &Digest, size: u64) -> Result<(), ArchiveError> {
+    pub fn ensure_blob(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), ArchiveError> {
         if store.blobs().stat(digest)?.is_some() {
             return Ok(());
         }
@@ -50,8 +55,13 @@ impl Collected {
     }
 
     /// A metadata file, parsed.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ArchiveError> {
-        let Some(bytes) = self.files.get(name) else { return Ok(None) };
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ArchiveError> {
+        let Some(bytes) = self.files.get(name) else {
+            return Ok(None);
+        };
         serde_json::from_slice(bytes)
             .map(Some)
             .map_err(|source| ArchiveError::Json {
@@ -62,7 +72,12 @@ impl Collected {
 }
 
 /// Streams `reader` into the store, verifying against `expected`.
-fn ingest(store: &Store, mut reader: impl Read, expected: Option<&Expected>, path: &Path) -> Result<(Digest, u64), ArchiveError> {
+fn ingest(
+    store: &Store,
+    mut reader: impl Read,
+    expected: Option<&Expected>,
+    path: &Path,
+) -> Result<(Digest, u64), ArchiveError> {
     let mut w = store.blobs().begin().map_err(crate::StoreError::from)?;
     io::copy(&mut reader, &mut w).map_err(io_err("read", path))?;
     Ok(w.commit(expected).map_err(crate::StoreError::from)?)
@@ -136,11 +151,12 @@ fn collect_entry<R: Read>(
     }
     let entry_path = out.path.join(&name);
     if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-        let digest = parse_digest(&format!("sha256:{hex}")).map_err(|_| ArchiveError::BadEntry {
-            path: out.path.clone(),
-            entry: name.clone(),
-            why: "blob name is not a sha256 hex digest",
-        })?;
+        let digest =
+            parse_digest(&format!("sha256:{hex}")).map_err(|_| ArchiveError::BadEntry {
+                path: out.path.clone(),
+                entry: name.clone(),
+                why: "blob name is not a sha256 hex digest",
+            })?;
         let exp = Expected {
             digest,
             size: Some(entry.size()),
@@ -148,7 +164,10 @@ fn collect_entry<R: Read>(
         ingest(store, &mut entry, Some(&exp), &entry_path)?;
     } else if name.ends_with(".json") || name == "repositories" || name == "oci-layout" {
         let mut buf = Vec::new();
-        (&mut entry).take(MAX_META).read_to_end(&mut buf).map_err(io_err("read", &entry_path))?;
+        (&mut entry)
+            .take(MAX_META)
+            .read_to_end(&mut buf)
+            .map_err(io_err("read", &entry_path))?;
         out.files.insert(name, buf);
     } else {
         let found = ingest(store, &mut entry, None, &entry_path)?;

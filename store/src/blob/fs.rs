@@ -101,7 +101,10 @@ impl BlobAdmin for FsBlobStore {
             let Ok(digest) = parse_digest(&format!("sha256:{}", name.to_string_lossy())) else {
                 continue; // not a blob: ignore foreign files rather than fail gc
             };
-            let len = entry.metadata().map_err(io_err("stat", &entry.path()))?.len();
+            let len = entry
+                .metadata()
+                .map_err(io_err("stat", &entry.path()))?
+                .len();
             out.push((digest, len));
         }
         out.sort_by(|a, b| a.0.digest().cmp(b.0.digest()));
@@ -122,7 +125,9 @@ impl BlobAdmin for FsBlobStore {
         let mut freed = 0;
         for entry in rd {
             let path = entry.map_err(io_err("read", &self.ingest))?.path();
-            freed += fs::metadata(path.join("data")).map(|m| m.len()).unwrap_or(0);
+            freed += fs::metadata(path.join("data"))
+                .map(|m| m.len())
+                .unwrap_or(0);
             fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
         }
         Ok(freed)
@@ -231,7 +236,9 @@ impl BlobWriter for FsWriter {
             return Err(e);
         }
         let target = self.blobs.join(digest.digest());
-        let exists = fs::metadata(&target).map(|m| m.len() == size).unwrap_or(false);
+        let exists = fs::metadata(&target)
+            .map(|m| m.len() == size)
+            .unwrap_or(false);
         if !exists {
             self.publish(&target)?;
         }
@@ -270,7 +277,10 @@ mod tests {
         let mut w = store.begin().unwrap();
         w.write_all(b"abc").unwrap();
         let (d, _) = w.commit(None).unwrap();
-        let mode = fs::metadata(store.path(&d).unwrap()).unwrap().permissions().mode();
+        let mode = fs::metadata(store.path(&d).unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o444);
         assert_eq!(fs::read_dir(tmp.path().join("ingest")).unwrap().count(), 0);
     }

@@ -43,7 +43,11 @@ impl BlobRead for MemBlobStore {
     }
 
     fn stat(&self, digest: &Digest) -> Result<Option<u64>, BlobError> {
-        Ok(self.lock().blobs.get(digest.digest()).map(|b| b.len() as u64))
+        Ok(self
+            .lock()
+            .blobs
+            .get(digest.digest())
+            .map(|b| b.len() as u64))
     }
 
     fn path(&self, _digest: &Digest) -> Option<PathBuf> {

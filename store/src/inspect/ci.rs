@@ -84,6 +84,27 @@ pub struct RuleOverrides {
     pub highest_user_wasted_percent: Option<Setting<f64>>,
 }
 
+impl RuleOverrides {
+    /// Parses the three rules' command-line values (each optional, `disabled` allowed).
+    pub fn from_flags(
+        lowest_efficiency: Option<&str>,
+        highest_wasted_bytes: Option<&str>,
+        highest_user_wasted_percent: Option<&str>,
+    ) -> Result<RuleOverrides, CiError> {
+        Ok(RuleOverrides {
+            lowest_efficiency: lowest_efficiency
+                .map(|v| parse_ratio("lowestEfficiency", v))
+                .transpose()?,
+            highest_wasted_bytes: highest_wasted_bytes
+                .map(|v| parse_bytes("highestWastedBytes", v))
+                .transpose()?,
+            highest_user_wasted_percent: highest_user_wasted_percent
+                .map(|v| parse_ratio("highestUserWastedPercent", v))
+                .transpose()?,
+        })
+    }
+}
+
 impl CiRules {
     /// `self` with every value `o` mentions replaced.
     pub fn with(mut self, o: &RuleOverrides) -> CiRules {

@@ -31,15 +31,15 @@ impl Drop for Scratch {
     }
 }
 
-/// Opens `reference`: an existing path (directory = OCI layout, file = OCI layout tar
-/// or docker archive) is imported into a scratch store under `$TMPDIR`; anything else
-/// is resolved in `store` (name, `name:tag`, id prefix, digest).
+/// Opens `reference`: an image of `store` (name, `name:tag`, id prefix, digest) when
+/// one matches; otherwise an existing path (directory = OCI layout, file = OCI layout
+/// tar or docker archive), imported into a scratch store under `$TMPDIR`.
 pub fn open(store: &Store, reference: &str) -> Result<Source, InspectError> {
     let path = Path::new(reference);
-    if path.exists() {
-        return open_archive(path, reference);
-    }
-    let desc = store.resolve(reference)?;
+    let desc = match store.resolve(reference) {
+        Err(_) if path.exists() => return open_archive(path, reference),
+        found => found?,
+    };
     let image = store.image(&desc)?;
     let tags = tags_of(store, &image)?;
     Ok(Source {

@@ -89,9 +89,10 @@ impl LayerTree {
         };
         let mut archive = tar::Archive::new(reader);
         let mut tree = LayerTree::default();
+        let mut buf = vec![0u8; 64 * 1024];
         for entry in archive.entries().map_err(tar_err)? {
             let mut entry = entry.map_err(tar_err)?;
-            if let Some(e) = to_entry(&mut entry).map_err(tar_err)? {
+            if let Some(e) = to_entry(&mut entry, &mut buf).map_err(tar_err)? {
                 tree.size += e.size;
                 tree.entries.push(e);
             }
@@ -108,7 +109,7 @@ impl LayerTree {
 
 /// Converts one tar entry; `None` for entries that are not files (PAX globals, aufs
 /// metadata, the root itself).
-fn to_entry<R: Read>(entry: &mut tar::Entry<R>) -> std::io::Result<Option<Entry>> {
+fn to_entry<R: Read>(entry: &mut tar::Entry<R>, buf: &mut [u8]) -> std::io::Result<Option<Entry>> {
     let header = entry.header();
     let kind = match header.entry_type() {
         tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
@@ -133,7 +134,7 @@ fn to_entry<R: Read>(entry: &mut tar::Entry<R>) -> std::io::Result<Option<Entry>
         return Ok(None);
     };
     let crc = if kind == Kind::File {
-        crc_of(entry)?
+        crc_of(entry, buf)?
     } else {
         0
     };
@@ -193,11 +194,10 @@ pub fn normalize(path: &str) -> String {
     parts.join("/")
 }
 
-fn crc_of(reader: &mut impl Read) -> std::io::Result<u32> {
+fn crc_of(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<u32> {
     let mut crc = flate2::Crc::new();
-    let mut buf = vec![0u8; 128 * 1024];
     loop {
-        match reader.read(&mut buf) {
+        match reader.read(buf) {
             Ok(0) => return Ok(crc.sum()),
             Ok(n) => crc.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -15,7 +15,13 @@ use crate::sys::RealOps;
 static OPS: RealOps = RealOps;
 
 /// Copies into the active snapshot `key`.
-pub(crate) fn copy(ctx: &Ctx<'_>, _st: &StageState, key: &str, req: &CopyRequest, instr: &Instruction) -> Result<(), BuildError> {
+pub(crate) fn copy(
+    ctx: &Ctx<'_>,
+    _st: &StageState,
+    key: &str,
+    req: &CopyRequest,
+    instr: &Instruction,
+) -> Result<(), BuildError> {
     let rootfs = ctx.snaps.rootfs(key)?;
     let guard = mount_all(&OPS, &rootfs.mounts, &rootfs.mountpoint)?;
     let result = copy_into(&rootfs.mountpoint, req).map_err(|source| BuildError::Copy {

@@ -9,7 +9,13 @@ use crate::dockerfile::{CommandLine, Instruction, RunInstr};
 use crate::run::{run_step, Limits, RunSpec, StepCommand};
 
 /// Runs the RUN instruction `instr` in the active snapshot `key`.
-pub(crate) fn run(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction, key: &str, id: usize) -> Result<(), BuildError> {
+pub(crate) fn run(
+    ctx: &Ctx<'_>,
+    st: &StageState,
+    instr: &Instruction,
+    key: &str,
+    id: usize,
+) -> Result<(), BuildError> {
     let Instruction::Run(r) = instr else {
         unreachable!("run::run is only called for RUN");
     };
@@ -34,7 +40,11 @@ fn spec(ctx: &Ctx<'_>, st: &StageState, r: &RunInstr) -> RunSpec {
     spec.shell = rc.shell.clone().unwrap_or_else(default_shell);
     spec.env = st.env.run_env();
     spec.user = rc.user.clone();
-    spec.workdir = if rc.working_dir.is_empty() { "/".to_string() } else { rc.working_dir.clone() };
+    spec.workdir = if rc.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        rc.working_dir.clone()
+    };
     spec.network = match (ctx.opts.network, r.network.as_deref()) {
         (_, Some("none")) | (Network::None, _) => crate::run::Network::None,
         _ => crate::run::Network::Host,
@@ -51,7 +61,9 @@ fn command(r: &RunInstr) -> StepCommand {
     match &r.command {
         CommandLine::Exec(v) => StepCommand::Exec(v.clone()),
         CommandLine::Shell(s) => match r.heredocs.as_slice() {
-            [h] if s.trim() == format!("<<{}", h.name) || s.trim().starts_with("<<") && is_lone_marker(s) => {
+            [h] if s.trim() == format!("<<{}", h.name)
+                || s.trim().starts_with("<<") && is_lone_marker(s) =>
+            {
                 StepCommand::lone_heredoc(&h.name, &h.content())
             }
             [] => StepCommand::Shell(s.clone()),
