@@ -257,6 +257,10 @@ fn multistage_copy_from_and_target_skips_unneeded_stage() {
         "the unused stage must not run:\n{log}"
     );
     assert!(log.contains("built"), "{log}");
+    assert!(
+        log.contains("COPY --from=builder /out.txt /final.txt"),
+        "{log}"
+    );
     let (_, log) = build(
         &env,
         &[
@@ -268,4 +272,43 @@ fn multistage_copy_from_and_target_skips_unneeded_stage() {
         ],
     );
     assert!(!log.contains("COPY --from"), "{log}");
+}
+
+#[test]
+fn dockerfile_from_stdin_with_a_directory_context() {
+    if !is_root("-f -") {
+        return;
+    }
+    let env = Env::new();
+    env.busybox("busybox:latest");
+    let ctx = env.path("stdin-ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("hello.txt"), "from the context\n").unwrap();
+    let mut child = env
+        .rbuild(&[
+            "build",
+            "--progress=plain",
+            "-f",
+            "-",
+            "-t",
+            "s:1",
+            ctx.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let df = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(df.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("from the context"), "{log}");
+    assert!(log.contains("COPY hello.txt /hello.txt"), "{log}");
 }

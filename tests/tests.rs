@@ -5,5 +5,6 @@ mod build_registry;
 mod inspect;
 mod push_pull;
 mod registry_harness;
+mod regression;
 mod store_cli;
 mod util;

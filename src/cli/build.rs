@@ -130,7 +130,7 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
         .clone()
         .context("\"rbuild build\" requires exactly 1 argument: the build context")?;
     let mut stdin_dockerfile = None;
-    if context == "-" {
+    if context == "-" || args.file.as_deref() == Some("-") {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
         stdin_dockerfile = Some(text);

@@ -292,8 +292,38 @@ fn display_text(instr: &Instruction, created_by: &str) -> String {
             CommandLine::Shell(s) => format!("RUN {s}"),
             CommandLine::Exec(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
         },
+        Instruction::Copy(c) => {
+            let flags = [("from", &c.from), ("chown", &c.chown), ("chmod", &c.chmod)];
+            format!(
+                "COPY {}{} {}",
+                flag_words(&flags),
+                source_words(&c.sources),
+                c.dest
+            )
+        }
+        Instruction::Add(a) => {
+            let flags = [
+                ("chown", &a.chown),
+                ("chmod", &a.chmod),
+                ("checksum", &a.checksum),
+            ];
+            format!(
+                "ADD {}{} {}",
+                flag_words(&flags),
+                source_words(&a.sources),
+                a.dest
+            )
+        }
         _ => created_by.trim_end_matches(" # buildkit").to_string(),
     }
+}
+
+/// `--name=value ` for each flag that was given, as BuildKit shows them.
+fn flag_words(flags: &[(&str, &Option<String>)]) -> String {
+    flags
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("--{name}={v} ")))
+        .collect()
 }
 
 /// docker/BuildKit-style `created_by` text for history.

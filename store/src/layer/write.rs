@@ -91,6 +91,13 @@ pub enum WriteError {
         /// The xattr found.
         xattr: String,
     },
+    /// A real file whose name a layer tar reserves for whiteouts (`.wh.*`): every reader
+    /// would take it for a deletion, so it cannot be represented (OCI image spec).
+    #[error("{path}: file names starting with .wh. are reserved for whiteouts and cannot be stored in a layer")]
+    ReservedName {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// Writes the tree under `root` (not the root itself) as a tar stream into `out`.
@@ -166,6 +173,12 @@ impl<W: Write> TreeWriter<W> {
         if upper && whiteout::is_overlay_whiteout(meta) {
             self.emit_whiteout(path, rel, meta)?;
             return Ok(false);
+        }
+        let name = path.file_name().unwrap_or_default();
+        if whiteout::classify(name) != whiteout::TarName::Plain {
+            return Err(WriteError::ReservedName {
+                path: path.to_path_buf(),
+            });
         }
         let ft = meta.file_type();
         if ft.is_socket() {
@@ -439,6 +452,19 @@ mod tests {
         std::fs::write(dir.path().join("a/file"), b"x").expect("write");
         let tar = tar_of(dir.path(), &TreeOptions::default());
         assert_eq!(names(&tar), ["a/", "a/file", "a/z/", "a-b/", "b/"]);
+    }
+
+    #[test]
+    fn a_real_file_named_like_a_whiteout_is_refused() {
+        for name in [".wh.foo", ".wh..wh..opq"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+            let err = write_tree(dir.path(), &TreeOptions::default(), Vec::new()).unwrap_err();
+            assert!(
+                matches!(err, WriteError::ReservedName { .. }),
+                "{name}: {err}"
+            );
+        }
     }
 
     #[test]
