@@ -2,6 +2,7 @@
 
 mod build;
 mod build_registry;
+mod differential;
 mod inspect;
 mod push_pull;
 mod registry_harness;

@@ -121,7 +121,8 @@ pub fn workspace() -> &'static Path {
 pub fn busybox_tar() -> Option<PathBuf> {
     static TAR: OnceLock<Option<PathBuf>> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rbuild-busybox-{}", std::process::id()));
+        // Under cargo's per-target temp dir, remade once per run (not left behind in /tmp).
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("busybox");
         let script = workspace().join("testdata/busybox/make-rootfs.sh");
         let out = Command::new("bash").arg(script).arg(&dir).output().ok()?;
         if !out.status.success() {

@@ -16,7 +16,6 @@ pub const DOCKER_HUB_ENDPOINT: &str = "registry-1.docker.io";
 /// The tag used when a reference has neither a tag nor a digest.
 pub const DEFAULT_TAG: &str = "latest";
 const MAX_NAME_LEN: usize = 255;
-const MAX_TAG_LEN: usize = 128;
 
 /// Why a string is not a valid image reference; each variant names the offending text.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -253,13 +252,7 @@ fn split_tag<'a>(s: &str, rest: &'a str) -> Result<(&'a str, Option<String>), Re
     Ok((&rest[..colon], Some(tag.to_string())))
 }
 
-fn valid_tag(tag: &str) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let mut bytes = tag.bytes();
-    matches!(bytes.next(), Some(b) if word(b))
-        && tag.len() <= MAX_TAG_LEN
-        && bytes.all(|b| word(b) || b == b'.' || b == b'-')
-}
+use rbuild_store::name::valid_tag;
 
 fn split_registry(s: &str, name: &str) -> Result<(String, String), ReferenceError> {
     let (registry, repo) = match name.split_once('/') {
@@ -327,30 +320,7 @@ fn check_repository(s: &str, repo: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn valid_component(c: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let b = c.as_bytes();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-            return false;
-        }
-    }
-    true
-}
+use rbuild_store::name::valid_path_component as valid_component;
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,11 @@
 //! `rbuild build [OPTIONS] CONTEXT` (also `rbuild [OPTIONS] CONTEXT`)
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_builder::build::{build, BaseResolver, BuildOptions, Network};
+use rbuild_builder::build::options::{key_values, parse_bytes, parse_network};
+use rbuild_builder::build::{build, BaseResolver, BuildOptions};
 use rbuild_registry_client::{
     progress, push_blocking, resolve_or_pull_blocking, ClientOptions, PullOptions, PushOptions,
     Reference,
@@ -145,47 +145,13 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
             .iter()
             .map(|t| ImageName::parse(t))
             .collect::<Result<_, _>>()?,
-        build_args: key_values(&args.build_args, true),
+        build_args: key_values(&args.build_args, Some(&|k: &str| std::env::var(k).ok())),
         target: args.target.clone(),
         no_cache: args.no_cache,
-        network: match args.network.as_str() {
-            "host" | "default" => Network::Host,
-            "none" => Network::None,
-            other => anyhow::bail!("--network {other}: only host and none are supported"),
-        },
+        network: parse_network(&args.network)?,
         memory: args.memory.as_deref().map(parse_bytes).transpose()?,
         cpus: args.cpus,
-        labels: key_values(&args.labels, false),
+        labels: key_values(&args.labels, None),
         source_date_epoch: args.source_date_epoch,
     })
-}
-
-/// `K=V` pairs; with `from_env`, a bare `K` takes its value from the environment (docker).
-fn key_values(items: &[String], from_env: bool) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .filter_map(|kv| match kv.split_once('=') {
-            Some((k, v)) => Some((k.to_string(), v.to_string())),
-            None if from_env => std::env::var(kv).ok().map(|v| (kv.clone(), v)),
-            None => Some((kv.clone(), String::new())),
-        })
-        .collect()
-}
-
-/// docker's memory syntax: `512m`, `1g`, `1048576`, `100k`.
-fn parse_bytes(s: &str) -> anyhow::Result<u64> {
-    let lower = s.trim().to_ascii_lowercase();
-    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &lower[digits.len()..];
-    let n: f64 = digits
-        .parse()
-        .with_context(|| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => anyhow::bail!("invalid size {s:?}: unit must be b, k, m or g"),
-    };
-    Ok((n * mult as f64) as u64)
 }

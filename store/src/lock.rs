@@ -28,41 +28,40 @@ impl LockGuard {
 
 /// Blocks until the lock at `path` is held in the given mode.
 pub(crate) fn acquire(path: &Path, exclusive: bool) -> Result<LockGuard, StoreError> {
-    let lock_err = |source| StoreError::Lock {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(lock_err)?;
+    let file = open(path)?;
     let op = if exclusive {
         FlockOperation::LockExclusive
     } else {
         FlockOperation::LockShared
     };
-    flock(&file, op).map_err(|e| lock_err(e.into()))?;
+    flock(&file, op).map_err(|e| lock_err(path, e.into()))?;
     Ok(LockGuard {
         _file: file,
         path: path.to_path_buf(),
     })
 }
 
-/// Tries the lock without blocking; `Ok(None)` when someone else holds it.
-#[cfg(test)]
-pub(crate) fn try_acquire(path: &Path, exclusive: bool) -> Result<Option<LockGuard>, StoreError> {
-    let lock_err = |source| StoreError::Lock {
+fn lock_err(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Lock {
         path: path.to_path_buf(),
         source,
-    };
-    let file = OpenOptions::new()
+    }
+}
+
+/// Opens (creating) the lock file.
+fn open(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(lock_err)?;
+        .map_err(|e| lock_err(path, e))
+}
+
+/// Tries the lock without blocking; `Ok(None)` when someone else holds it.
+#[cfg(test)]
+pub(crate) fn try_acquire(path: &Path, exclusive: bool) -> Result<Option<LockGuard>, StoreError> {
+    let file = open(path)?;
     let op = if exclusive {
         FlockOperation::NonBlockingLockExclusive
     } else {
@@ -74,7 +73,7 @@ pub(crate) fn try_acquire(path: &Path, exclusive: bool) -> Result<Option<LockGua
             path: path.to_path_buf(),
         })),
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
-        Err(e) => Err(lock_err(e.into())),
+        Err(e) => Err(lock_err(path, e.into())),
     }
 }
 

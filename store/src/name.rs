@@ -122,8 +122,8 @@ fn validate_host(host: &str) -> Option<()> {
     (name_ok && port_ok).then_some(())
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn valid_path_component(c: &str) -> bool {
+/// True when `c` is one repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+pub fn valid_path_component(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
     if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
@@ -148,16 +148,22 @@ fn valid_path_component(c: &str) -> bool {
     true
 }
 
-fn validate_tag(tag: &str) -> Result<(), NameError> {
+/// True when `tag` is a valid tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
     let b = tag.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
-    let ok = !b.is_empty()
+    !b.is_empty()
         && b.len() <= 128
         && word(b[0])
-        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-');
-    ok.then_some(()).ok_or_else(|| NameError::BadTag {
-        tag: tag.to_string(),
-    })
+        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+}
+
+fn validate_tag(tag: &str) -> Result<(), NameError> {
+    valid_tag(tag)
+        .then_some(())
+        .ok_or_else(|| NameError::BadTag {
+            tag: tag.to_string(),
+        })
 }
 
 #[cfg(test)]

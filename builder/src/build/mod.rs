@@ -15,6 +15,7 @@ mod error;
 mod image;
 mod layers;
 mod meta;
+pub mod options;
 pub mod progress;
 mod stage;
 mod steps;

@@ -12,6 +12,7 @@
 mod compress;
 mod extract;
 mod extract_fs;
+mod offload;
 mod pgzip;
 mod read;
 mod tarfmt;
@@ -60,18 +61,42 @@ pub enum LayerError {
     /// Starting or finishing compression failed.
     #[error(transparent)]
     Compress(#[from] CompressError),
+    /// The sink (typically a blob ingest) refused the layer's bytes.
+    #[error("writing the layer blob: {source}")]
+    Sink {
+        /// The sink's error.
+        source: std::io::Error,
+    },
 }
 
 /// Writes the tree under `root` as a layer compressed with `compression` into
 /// `sink`, in one pass; returns the sink, the digests and the tree statistics.
-pub fn write_layer<W: Write>(
+///
+/// The sink runs on a helper thread (see [`offload`]): the tar stream is read and hashed
+/// here while the sink hashes and stores the previous chunk, so packing costs about one
+/// SHA-256 pass, not two.
+pub fn write_layer<W: Write + Send>(
     root: &Path,
     opts: &TreeOptions,
     compression: Compression,
     sink: W,
 ) -> Result<(W, LayerDigests, TreeStats), LayerError> {
+    let (packed, sink) = offload::offload(sink, |w| pack(root, opts, compression, w));
+    match (packed, sink) {
+        (Ok((digests, stats)), Ok(sink)) => Ok((sink, digests, stats)),
+        (_, Err(source)) => Err(LayerError::Sink { source }),
+        (Err(e), Ok(_)) => Err(e),
+    }
+}
+
+fn pack<W: Write>(
+    root: &Path,
+    opts: &TreeOptions,
+    compression: Compression,
+    sink: W,
+) -> Result<(LayerDigests, TreeStats), LayerError> {
     let mut writer = LayerWriter::new(sink, compression)?;
     let stats = write_tree(root, opts, &mut writer)?;
-    let (sink, digests) = writer.finish()?;
-    Ok((sink, digests, stats))
+    let (_, digests) = writer.finish()?;
+    Ok((digests, stats))
 }
