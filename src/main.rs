@@ -4,6 +4,7 @@
 //! formats the result (`render`). Exit codes: 0 success, 1 failure, 125 bad usage (as docker).
 
 mod cli;
+mod fetch;
 mod render;
 mod tui;
 

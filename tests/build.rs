@@ -312,3 +312,78 @@ fn dockerfile_from_stdin_with_a_directory_context() {
     assert!(log.contains("from the context"), "{log}");
     assert!(log.contains("COPY hello.txt /hello.txt"), "{log}");
 }
+
+/// A one-file HTTP server on 127.0.0.1 (python3's http.server), stopped on drop.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Option<FileServer> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(FileServer { child, port });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn add_downloads_urls_and_checks_the_checksum() {
+    if !is_root("ADD URL") || !have("python3", "ADD URL") {
+        return;
+    }
+    let env = Env::new();
+    env.busybox("busybox:latest");
+    let www = env.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("data.txt"), "downloaded\n").unwrap();
+    let server = serve(&www).expect("http server");
+    let sum = rbuild_store::digest::sha256_of(b"downloaded\n");
+    let url = format!("http://127.0.0.1:{}/data.txt", server.port);
+    let ctx = env.path("add-url");
+    fs::create_dir_all(&ctx).unwrap();
+    let df = format!("FROM busybox\nADD --checksum={sum} {url} /dl/\nRUN cat /dl/data.txt && stat -c %a /dl/data.txt\n");
+    fs::write(ctx.join("Dockerfile"), df).unwrap();
+    let (_, log) = build(&env, &["-t", "url:1", ctx.to_str().unwrap()]);
+    assert!(log.contains("downloaded"), "{log}");
+    assert!(
+        log.contains("600"),
+        "ADD of a URL gets mode 0600 as in docker:\n{log}"
+    );
+    let wrong = rbuild_store::digest::sha256_of(b"something else");
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD --checksum={wrong} {url} /dl/\n"),
+    )
+    .unwrap();
+    let err = env.fails(&["build", "-t", "url:2", ctx.to_str().unwrap()]);
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(err.to_lowercase().contains("checksum"), "{err}");
+}

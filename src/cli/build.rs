@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rbuild_builder::build::options::{key_values, parse_bytes, parse_network};
-use rbuild_builder::build::{build, BaseResolver, BuildOptions};
+use std::sync::Arc;
+
+use rbuild_builder::build::{build, BaseResolver, BuildOptions, Fetcher};
 use rbuild_registry_client::{
     progress, push_blocking, resolve_or_pull_blocking, ClientOptions, PullOptions, PushOptions,
     Reference,
@@ -153,5 +155,6 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
         cpus: args.cpus,
         labels: key_values(&args.labels, None),
         source_date_epoch: args.source_date_epoch,
+        fetcher: Some(Fetcher(Arc::new(crate::fetch::HttpFetcher::new()?))),
     })
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use rbuild_builder::build::cache::BuildCache;
+use rbuild_builder::build::sweep::sweep_snapshots;
 use rbuild_store::Store;
 
 use crate::render::human_size;
@@ -33,9 +34,17 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let cache = BuildCache::open(store)?;
-    if args.cache {
-        let n = cache.clear()?;
-        writeln!(out, "Deleted build cache entries: {n}")?;
+    {
+        let _lock = store.lock_exclusive()?; // no build may run while snapshots go
+        let swept = sweep_snapshots(store.root(), args.cache)?;
+        if args.cache {
+            let n = cache.clear()?;
+            writeln!(
+                out,
+                "Deleted build cache entries: {n}, snapshots: {}",
+                swept.snapshots
+            )?;
+        }
     }
     let report = store.gc(&cache.roots())?;
     for d in &report.deleted {

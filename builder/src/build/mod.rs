@@ -19,6 +19,7 @@ pub mod options;
 pub mod progress;
 mod stage;
 mod steps;
+pub mod sweep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -76,6 +77,18 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     /// `SOURCE_DATE_EPOCH`: fixes every timestamp, for reproducible images.
     pub source_date_epoch: Option<i64>,
+    /// Downloads `ADD https://…` sources; without one, ADD of a URL is an error.
+    pub fetcher: Option<Fetcher>,
+}
+
+/// The binary's URL downloader for ADD (the builder has no network code of its own).
+#[derive(Clone)]
+pub struct Fetcher(pub Arc<dyn crate::copy::UrlFetcher>);
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fetcher")
+    }
 }
 
 /// Finds base images (`FROM x`, `COPY --from=x`) and makes them available in the store.

@@ -251,6 +251,7 @@ fn copy_request(
     req.chmod = chmod.clone();
     req.checksum = checksum;
     req.created_time = ctx.opts.source_date_epoch;
+    req.fetcher = ctx.opts.fetcher.as_ref().map(|f| Arc::clone(&f.0));
     Ok((req, view))
 }
 

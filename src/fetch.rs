@@ -1,0 +1,41 @@
+//! The URL downloader the binary gives the builder for `ADD https://…`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use rbuild_builder::copy::UrlFetcher;
+
+/// Downloads with a blocking HTTP client (system roots, redirects followed).
+pub struct HttpFetcher {
+    client: reqwest::blocking::Client,
+}
+
+impl HttpFetcher {
+    /// A client with a connect timeout and rbuild's user agent.
+    pub fn new() -> reqwest::Result<HttpFetcher> {
+        let client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(None)
+            .build()?;
+        Ok(HttpFetcher { client })
+    }
+}
+
+impl UrlFetcher for HttpFetcher {
+    fn fetch(&self, url: &str, out: &mut dyn Write) -> std::io::Result<Option<i64>> {
+        let mut resp = self.client.get(url).send().map_err(std::io::Error::other)?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            return Err(std::io::Error::other(format!("GET {url}: HTTP {status}")));
+        }
+        let modified = resp
+            .headers()
+            .get(reqwest::header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.timestamp());
+        resp.copy_to(out).map_err(std::io::Error::other)?;
+        Ok(modified)
+    }
+}
