@@ -85,6 +85,10 @@ impl BaseResolver for RegistryResolver {
 
 /// Runs a build.
 pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
+    // Host-side mounts stay private to this process; Ctrl-C kills running steps' namespaces.
+    rbuild_builder::sys::private_mount_namespace()
+        .context("creating a private mount namespace (rbuild build needs root)")?;
+    rbuild_builder::run::install_signal_handlers().context("installing signal handlers")?;
     let opts = options(&args)?;
     let mode = Mode::pick(&args.progress, args.quiet, std::io::stderr().is_terminal());
     let printer = Printer::new(mode);

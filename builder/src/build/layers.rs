@@ -6,9 +6,10 @@ use std::path::Path;
 
 use rbuild_store::blob::{BlobIngest, BlobRead};
 use rbuild_store::layer::{
-    extract, write_layer, Compression, ExtractMode, ExtractOptions, Layer, TreeMode, TreeOptions,
+    extract, write_uncompressed, Compression, ExtractMode, ExtractOptions, Layer, TreeMode,
+    TreeOptions,
 };
-use rbuild_store::{Digest, Store};
+use rbuild_store::{Descriptor, Digest, Store};
 
 use super::error::BuildError;
 use crate::snapshot::{chain_id, SnapshotError, Snapshotter};
@@ -85,10 +86,14 @@ pub fn commit_step(
         .blobs()
         .begin()
         .map_err(|e| layer_err(e.to_string()))?;
-    let (sink, digests, _) = write_layer(&upper, &opts, Compression::None, sink)
-        .map_err(|e| layer_err(e.to_string()))?;
-    sink.commit(None).map_err(|e| layer_err(e.to_string()))?;
-    let layer = digests.layer();
+    let (sink, _) =
+        write_uncompressed(&upper, &opts, sink).map_err(|e| layer_err(e.to_string()))?;
+    let (digest, size) = sink.commit(None).map_err(|e| layer_err(e.to_string()))?;
+    // Uncompressed: the diff id is the blob digest (one SHA-256 pass, done by the ingest).
+    let layer = Layer {
+        blob: Descriptor::new(Compression::None.media_type(), size, digest.clone()),
+        diff_id: digest,
+    };
     let name = chain_id(parent_chain, &layer.diff_id).to_string();
     match snaps.commit(&name, key) {
         Ok(_) => {}

@@ -80,3 +80,13 @@ pub trait MountOps {
     /// Brings the loopback interface `lo` up in the current network namespace.
     fn loopback_up(&self) -> Result<(), Errno>;
 }
+
+/// Moves the calling process into its own mount namespace with private propagation, so the
+/// mounts a build makes on the host side (COPY targets, `--from` views) are never seen by
+/// other processes and vanish with rbuild if it is killed. Must be called while the process
+/// is still single-threaded (unshare(CLONE_NEWNS) refuses threads that share their fs).
+pub fn private_mount_namespace() -> Result<(), Errno> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+}

@@ -89,6 +89,23 @@ pub fn write_layer<W: Write + Send>(
     }
 }
 
+/// Writes the tree under `root` as an **uncompressed** layer into `sink`, a writer that
+/// hashes what it stores (a blob ingest). The tar is not hashed here: for an uncompressed
+/// layer the diff id is the blob digest, which the caller takes from the sink's commit. The
+/// sink runs on a helper thread, so packing costs one SHA-256 pass on the other core.
+pub fn write_uncompressed<W: Write + Send>(
+    root: &Path,
+    opts: &TreeOptions,
+    sink: W,
+) -> Result<(W, TreeStats), LayerError> {
+    let (written, sink) = offload::offload(sink, |w| write_tree(root, opts, w));
+    match (written, sink) {
+        (Ok(stats), Ok(sink)) => Ok((sink, stats)),
+        (_, Err(source)) => Err(LayerError::Sink { source }),
+        (Err(e), Ok(_)) => Err(e.into()),
+    }
+}
+
 fn pack<W: Write>(
     root: &Path,
     opts: &TreeOptions,

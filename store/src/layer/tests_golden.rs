@@ -355,3 +355,15 @@ fn file_capabilities_survive_a_round_trip() {
     let got = xattr::list(&dst.path().join("ping")).expect("list");
     assert_eq!(got, vec![("security.capability".to_string(), cap.to_vec())]);
 }
+
+#[test]
+fn uncompressed_layer_through_a_hashing_sink_has_the_golden_digest() {
+    let Some(dir) = fixture() else { return };
+    let sink = crate::digest::HashingWriter::new(Vec::new());
+    let opts = super::TreeOptions::default();
+    let (sink, stats) = super::write_uncompressed(dir.path(), &opts, sink).expect("write");
+    let (bytes, digest, count) = sink.into_parts();
+    assert_eq!(count, stats.bytes);
+    assert_eq!(bytes, tar_of(dir.path(), TreeMode::Plain));
+    assert_eq!(digest.to_string(), GOLDEN_DIFF_ID);
+}
