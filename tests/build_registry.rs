@@ -19,6 +19,12 @@ fn from_registry_pulls_once_then_builds_offline() {
     let remote = format!("{host}/library/busybox:latest");
     publisher.ok(&["push", "-q", "busybox", &remote]);
 
+    // Inspection of a reference that is only in the registry pulls it on demand.
+    let inspector = Env::new();
+    let layers: serde_json::Value =
+        serde_json::from_str(&inspector.ok(&["layers", "--json", &remote])).unwrap();
+    assert!(layers.to_string().contains("bin/busybox"), "{layers}");
+
     let env = Env::new();
     let ctx = env.path("ctx");
     fs::create_dir_all(&ctx).unwrap();

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use rbuild_store::inspect::{diff, final_fs, image, source, Node};
+use rbuild_store::inspect::{diff, final_fs, image, Node};
 use rbuild_store::Store;
 
 /// Show files added, removed and changed between two images' filesystems
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 fn filesystem(store: &Store, reference: &str) -> anyhow::Result<Vec<Node>> {
-    let src = source::open(store, reference)?;
+    let src = super::source::open(store, reference)?;
     Ok(final_fs(&image::read_trees(&src.store, &src.image)?))
 }
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::ArgAction;
-use rbuild_store::inspect::{history, image, source};
+use rbuild_store::inspect::{history, image};
 use rbuild_store::Store;
 
 use crate::render::inspect::{history_json, history_table, HistoryOpts};
@@ -27,7 +27,7 @@ pub struct Args {
 
 /// Prints the history, newest first; sizes are the layers' uncompressed contents.
 pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
-    let src = source::open(store, &a.image)?;
+    let src = super::source::open(store, &a.image)?;
     let trees = image::read_trees(&src.store, &src.image)?;
     let sizes: Vec<u64> = trees.iter().map(|t| t.size).collect();
     let rows = history::history(&src.image, &sizes);

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use rbuild_store::inspect::{docker, source};
+use rbuild_store::inspect::docker;
 use rbuild_store::Store;
 
 /// Display detailed information on one or more images
@@ -20,7 +20,7 @@ pub struct Args {
 pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
     let mut items = Vec::with_capacity(a.images.len());
     for reference in &a.images {
-        let src = source::open(store, reference)?;
+        let src = super::source::open(store, reference)?;
         items.push(docker::image_inspect(&src.image, &src.tags));
     }
     let out = &mut std::io::stdout().lock();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rbuild_store::inspect::ci::{self, RuleOverrides};
-use rbuild_store::inspect::{analyze, image, source, view_at, Analysis, InspectError};
+use rbuild_store::inspect::{analyze, image, view_at, Analysis, InspectError};
 use rbuild_store::Store;
 
 use crate::render::layers::{LayersReport, LayersView};
@@ -53,7 +53,7 @@ pub struct Args {
 
 /// Analyzes the image and prints (or browses) the result.
 pub fn run(store: &Store, a: Args) -> anyhow::Result<ExitCode> {
-    let src = source::open(store, &a.image)?;
+    let src = super::source::open(store, &a.image)?;
     let trees = image::read_trees(&src.store, &src.image)?;
     let (analysis, infos) = (analyze(&trees), image::layer_infos(&src.image));
     if a.ci {

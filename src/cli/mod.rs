@@ -17,6 +17,7 @@ mod pull;
 mod push;
 mod rmi;
 mod save;
+mod source;
 mod tag;
 
 use std::path::PathBuf;

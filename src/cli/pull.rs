@@ -33,11 +33,7 @@ impl RegistryArgs {
 
     /// Plain progress lines on stderr, or nothing with --quiet.
     pub fn progress(&self) -> progress::Progress {
-        if self.quiet {
-            progress::silent()
-        } else {
-            progress::plain_stderr()
-        }
+        crate::render::transfer::progress(self.quiet)
     }
 }
 

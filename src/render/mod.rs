@@ -8,6 +8,7 @@ pub mod layers;
 pub mod layers_ci;
 pub mod layers_tree;
 pub mod progress;
+pub mod transfer;
 
 use chrono::{DateTime, Utc};
 

@@ -28,7 +28,7 @@ fn large_image_survives_drops_500s_and_429s() {
             random_layer(
                 env.tmp.path(),
                 &format!("big{i}"),
-                40 * mb + i * 4099,
+                67 * mb + i * 4099,
                 11 + i as u64,
             )
         })
@@ -76,7 +76,7 @@ fn large_image_survives_drops_500s_and_429s() {
     )
     .unwrap_or_else(|e| panic!("pull: {e}"));
     eprintln!(
-        "faults: 120 MiB push {push_time:?}, pull {:?}; proxy saw {} requests, cut {}, 500 x{}, 429 x{}",
+        "faults: 201 MiB push {push_time:?}, pull {:?}; proxy saw {} requests, cut {}, 500 x{}, 429 x{}",
         started.elapsed(),
         proxy.stats.requests.load(Ordering::SeqCst),
         proxy.stats.dropped.load(Ordering::SeqCst),
