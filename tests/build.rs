@@ -128,8 +128,11 @@ fn rebuild_is_cached_touch_is_cached_edit_reruns_the_rest() {
         3,
         "WORKDIR, RUN and COPY cached:\n{log}"
     );
-    // Only the timestamps differ without SOURCE_DATE_EPOCH; the layers are the same.
-    let _ = first;
+    assert_eq!(
+        image_id(&env, "demo:1"),
+        first,
+        "a fully cached rebuild is the same image"
+    );
     run(Command::new("touch").arg(ctx.join("app.sh")));
     let (_, log) = build(&env, &["-t", "demo:1", c]);
     assert_eq!(
@@ -137,6 +140,7 @@ fn rebuild_is_cached_touch_is_cached_edit_reruns_the_rest() {
         3,
         "an mtime-only change is a hit:\n{log}"
     );
+    assert_eq!(image_id(&env, "demo:1"), first, "and still the same image");
     fs::write(ctx.join("app.sh"), "#!/bin/sh\necho edited\n").unwrap();
     let (_, log) = build(&env, &["-t", "demo:1", c]);
     assert_eq!(

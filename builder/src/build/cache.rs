@@ -60,6 +60,9 @@ impl CacheKey {
 pub struct CacheEntry {
     /// The layer, or `None` for a step that changed no file.
     pub layer: Option<CachedLayer>,
+    /// When the step ran (RFC 3339): a cache hit reuses it, so a rebuild is the same image.
+    #[serde(default)]
+    pub created: Option<String>,
 }
 
 /// A layer remembered by the cache.
@@ -204,15 +207,37 @@ mod tests {
         let cache = BuildCache::open(&store).unwrap();
         let key = CacheKey::new("p", &json!("op"), &[]);
         assert!(cache.get(&store, &key).is_none());
-        cache.put(&key, &CacheEntry { layer: None }).unwrap();
-        assert_eq!(cache.get(&store, &key), Some(CacheEntry { layer: None }));
+        cache
+            .put(
+                &key,
+                &CacheEntry {
+                    layer: None,
+                    created: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            cache.get(&store, &key),
+            Some(CacheEntry {
+                layer: None,
+                created: None
+            })
+        );
         let layer = CachedLayer {
             digest: sha256_of(b"gone").to_string(),
             diff_id: sha256_of(b"gone").to_string(),
             size: 4,
             media_type: "application/vnd.oci.image.layer.v1.tar".into(),
         };
-        cache.put(&key, &CacheEntry { layer: Some(layer) }).unwrap();
+        cache
+            .put(
+                &key,
+                &CacheEntry {
+                    layer: Some(layer),
+                    created: None,
+                },
+            )
+            .unwrap();
         assert!(cache.get(&store, &key).is_none());
         assert_eq!(cache.roots().len(), 1);
         assert_eq!(cache.clear().unwrap(), 1);

@@ -18,7 +18,13 @@ pub fn timestamp(epoch: Option<i64>) -> String {
 /// Writes the target stage's image and tags it.
 pub(crate) fn write(ctx: &Ctx<'_>, out: &StageOut) -> Result<BuildResult, BuildError> {
     let mut config = out.config.clone();
-    config.created = Some(timestamp(ctx.opts.source_date_epoch));
+    // The time of the latest step (kept through cache hits), so a fully cached rebuild is
+    // byte for byte the same image; SOURCE_DATE_EPOCH overrides it.
+    config.created = match (ctx.opts.source_date_epoch, config.created.take()) {
+        (Some(epoch), _) => Some(timestamp(Some(epoch))),
+        (None, Some(latest)) => Some(latest),
+        (None, None) => Some(timestamp(None)),
+    };
     for (k, v) in &ctx.opts.labels {
         config.config.labels.insert(k.clone(), v.clone());
     }

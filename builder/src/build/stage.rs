@@ -32,6 +32,9 @@ pub(crate) struct StageState {
     pub meta: MetaState,
     pub position: (usize, usize),
     pub name: String,
+    /// When the stage's latest step ran (the base's `created` before any): metadata steps
+    /// and the image take it, so a fully cached rebuild gives the same image.
+    pub last_created: Option<String>,
 }
 
 /// Runs stage `index` of the plan.
@@ -50,6 +53,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, index: usize) -> Result<StageOut, BuildError> {
     for instr in &stage.instructions {
         dispatch(ctx, &mut st, instr)?;
     }
+    st.out.config.created = st.last_created.take();
     Ok(st.out)
 }
 
@@ -65,23 +69,25 @@ fn dispatch(ctx: &Ctx<'_>, st: &mut StageState, instr: &Instruction) -> Result<(
     let image_env = st.env.image_env();
     let metadata_only = meta::apply(&mut st.out.config, &mut st.meta, &expanded, &image_env);
     if metadata_only {
-        let op =
-            serde_json::json!({ "meta": steps::created_by(&expanded, &st.out.config, &st.env) });
+        let text = steps::created_by(&expanded, &st.out.config, &st.env);
+        let op = serde_json::json!({ "meta": text });
         st.out.cache_key = super::cache::CacheKey::new(&st.out.cache_key, &op, &[]).as_str();
-        let entry = history(
-            ctx,
-            steps::created_by(&expanded, &st.out.config, &st.env),
-            true,
-        );
+        let entry = history(ctx, text, true, st.last_created.clone());
         st.out.config.history.push(entry);
     }
     Ok(())
 }
 
-/// A history entry stamped with the build time (or SOURCE_DATE_EPOCH).
-pub(crate) fn history(ctx: &Ctx<'_>, created_by: String, empty_layer: bool) -> History {
+/// A history entry stamped `created` (SOURCE_DATE_EPOCH, when given, wins).
+pub(crate) fn history(
+    ctx: &Ctx<'_>,
+    created_by: String,
+    empty_layer: bool,
+    created: Option<String>,
+) -> History {
+    let epoch = ctx.opts.source_date_epoch;
     History {
-        created: Some(super::image::timestamp(ctx.opts.source_date_epoch)),
+        created: epoch.map(|e| super::image::timestamp(Some(e))).or(created),
         created_by,
         comment: "buildkit.dockerfile.v0".to_string(),
         empty_layer,
@@ -114,6 +120,7 @@ fn base_state(ctx: &Ctx<'_>, stage: &Stage, shown: usize) -> Result<StageState, 
     // not only stages whose ENV steps rewrite the list (buildah does the same).
     out.config.config.env = env.image_env();
     Ok(StageState {
+        last_created: out.config.created.clone(),
         out,
         env,
         meta: MetaState::default(),

@@ -60,12 +60,19 @@ pub(crate) fn run_fs_step(
     let result = match cached {
         Some(entry) => {
             ctx.progress.event(Event::Cached { id });
-            Ok(entry.layer.map(|l| to_layer(&l)).transpose()?)
+            cached_result(entry)
         }
-        None => execute(ctx, st, instr, work, id),
+        None => execute(ctx, st, instr, work, id).and_then(|layer| {
+            let entry = CacheEntry {
+                layer: layer.as_ref().map(from_layer),
+                created: Some(super::image::timestamp(None)),
+            };
+            ctx.cache.put(&key, &entry)?;
+            Ok((layer, entry.created))
+        }),
     };
-    let layer = match result {
-        Ok(l) => l,
+    let (layer, created) = match result {
+        Ok(done) => done,
         Err(e) => {
             ctx.progress.event(Event::Failed {
                 id,
@@ -74,15 +81,7 @@ pub(crate) fn run_fs_step(
             return Err(e);
         }
     };
-    if cached_is_none(ctx, &key) {
-        ctx.cache.put(
-            &key,
-            &CacheEntry {
-                layer: layer.as_ref().map(from_layer),
-            },
-        )?;
-    }
-    finish(ctx, st, key, layer, text);
+    finish(ctx, st, key, layer, text, created);
     ctx.progress.event(Event::Done {
         id,
         elapsed: started.elapsed(),
@@ -90,18 +89,31 @@ pub(crate) fn run_fs_step(
     Ok(())
 }
 
-fn cached_is_none(ctx: &Ctx<'_>, key: &CacheKey) -> bool {
-    ctx.cache.get(ctx.store, key).is_none() || ctx.opts.no_cache
+/// A cache hit's layer and the time the step originally ran (so a rebuild gives the same image).
+fn cached_result(entry: CacheEntry) -> Result<(Option<Layer>, Option<String>), BuildError> {
+    let layer = entry.layer.as_ref().map(to_layer).transpose()?;
+    Ok((layer, entry.created))
 }
 
-fn finish(ctx: &Ctx<'_>, st: &mut StageState, key: CacheKey, layer: Option<Layer>, text: String) {
+fn finish(
+    ctx: &Ctx<'_>,
+    st: &mut StageState,
+    key: CacheKey,
+    layer: Option<Layer>,
+    text: String,
+    created: Option<String>,
+) {
     st.out.cache_key = key.as_str();
     let empty = layer.is_none();
     if let Some(l) = layer {
         st.out.config.rootfs.diff_ids.push(l.diff_id.to_string());
         st.out.layers.push(l);
     }
-    st.out.config.history.push(history(ctx, text, empty));
+    if created.is_some() {
+        st.last_created = created;
+    }
+    let entry = history(ctx, text, empty, st.last_created.clone());
+    st.out.config.history.push(entry);
 }
 
 fn execute(
