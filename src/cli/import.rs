@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use rbuild_store::{archive, ImageName, Store};
 
-/// Import images from an OCI layout (directory or .tar)
+/// Import images from an OCI layout or docker archive (dir or .tar), or a rootfs tarball as a one-layer image
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An OCI layout directory or a tar of one (also accepts docker save archives)

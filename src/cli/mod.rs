@@ -58,7 +58,7 @@ enum Command {
     Load(load::Args),
     /// Export an image as an OCI layout (directory or .tar) or docker archive
     Export(export::Args),
-    /// Import images from an OCI layout (directory or .tar)
+    /// Import images from an OCI layout or docker archive (dir or .tar), or a rootfs tarball as a one-layer image
     Import(import::Args),
     /// Download an image from a registry
     Pull(pull::Args),
