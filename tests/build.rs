@@ -391,3 +391,39 @@ fn add_downloads_urls_and_checks_the_checksum() {
     assert!(err.contains("Dockerfile:2"), "{err}");
     assert!(err.to_lowercase().contains("checksum"), "{err}");
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_and_are_not_inherited() {
+    if !is_root("ONBUILD") {
+        return;
+    }
+    let env = Env::new();
+    env.busybox("busybox:latest");
+    let parent = env.path("parent");
+    fs::create_dir_all(&parent).unwrap();
+    fs::write(
+        parent.join("Dockerfile"),
+        "FROM busybox\nONBUILD RUN echo triggered > /t\n",
+    )
+    .unwrap();
+    build(&env, &["-t", "parent:1", parent.to_str().unwrap()]);
+    let inspect: Value = serde_json::from_str(&env.ok(&["inspect", "parent:1"])).unwrap();
+    assert_eq!(
+        inspect[0]["Config"]["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /t"])
+    );
+    let child = env.path("child");
+    fs::create_dir_all(&child).unwrap();
+    let df = "FROM parent:1 AS mid\nRUN cat /t\nFROM mid\nRUN test ! -e /never\n";
+    fs::write(child.join("Dockerfile"), df).unwrap();
+    let (_, log) = build(&env, &["-t", "child:1", child.to_str().unwrap()]);
+    assert!(
+        log.contains("triggered"),
+        "the trigger ran before the child's steps:\n{log}"
+    );
+    let inspect: Value = serde_json::from_str(&env.ok(&["inspect", "child:1"])).unwrap();
+    assert!(
+        inspect[0]["Config"]["OnBuild"].is_null(),
+        "triggers are consumed: {inspect}"
+    );
+}

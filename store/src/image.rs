@@ -18,6 +18,9 @@ pub struct Image {
     pub manifest: ImageManifest,
     /// The parsed config.
     pub config: ImageConfiguration,
+    /// The config as stored, with the fields the OCI types drop (docker's `Healthcheck`,
+    /// `OnBuild`, `Shell`, …); `Null` when not read.
+    pub raw_config: serde_json::Value,
 }
 
 impl Image {

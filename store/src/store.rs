@@ -247,11 +247,19 @@ impl Store {
             });
         }
         let parsed: ImageManifest = self.read_json(manifest.digest())?;
-        let config: ImageConfiguration = self.read_json(parsed.config().digest())?;
+        let bytes = self.read_bytes(parsed.config().digest())?;
+        let json_err = |source| StoreError::Json {
+            what: "config",
+            subject: parsed.config().digest().to_string(),
+            source,
+        };
+        let config: ImageConfiguration = serde_json::from_slice(&bytes).map_err(json_err)?;
+        let raw_config = serde_json::from_slice(&bytes).map_err(json_err)?;
         Ok(Image {
             manifest_desc: manifest.clone(),
             manifest: parsed,
             config,
+            raw_config,
         })
     }
 

@@ -200,7 +200,7 @@ fn onbuild_instructions(
     stage: &Stage,
     triggers: &[String],
 ) -> Result<Vec<Instruction>, BuildError> {
-    if triggers.is_empty() || !matches!(stage.base, BaseRef::Image(_)) {
+    if triggers.is_empty() {
         return Ok(Vec::new());
     }
     let text = format!("FROM scratch\n{}\n", triggers.join("\n"));

@@ -66,11 +66,15 @@ pub struct ImageInspect {
 /// Builds the inspect object of `image`; `tags` are the names pointing at it.
 pub fn image_inspect(image: &Image, tags: &[ImageName]) -> ImageInspect {
     let c = &image.config;
-    let config = c
-        .config()
-        .as_ref()
-        .and_then(|cfg| serde_json::to_value(cfg).ok())
-        .unwrap_or_else(|| Value::Object(Default::default()));
+    // The stored run config, docker's extensions included; the OCI types as a fallback.
+    let config = match image.raw_config.get("config") {
+        Some(raw @ Value::Object(_)) => raw.clone(),
+        _ => c
+            .config()
+            .as_ref()
+            .and_then(|cfg| serde_json::to_value(cfg).ok())
+            .unwrap_or_else(|| Value::Object(Default::default())),
+    };
     let comment = c
         .history()
         .as_ref()

@@ -95,6 +95,7 @@ mod tests {
             manifest_desc: Descriptor::new(MediaType::ImageManifest, 1, d),
             manifest,
             config,
+            raw_config: serde_json::Value::Null,
         }
     }
 

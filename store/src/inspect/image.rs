@@ -150,6 +150,7 @@ mod tests {
             manifest_desc: Descriptor::new(oci_spec::image::MediaType::ImageManifest, 1, digest),
             manifest,
             config,
+            raw_config: serde_json::Value::Null,
         }
     }
 
