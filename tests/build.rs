@@ -381,6 +381,26 @@ fn add_downloads_urls_and_checks_the_checksum() {
         log.contains("600"),
         "ADD of a URL gets mode 0600 as in docker:\n{log}"
     );
+    // Without --checksum the download's content is the cache input: same file → hit,
+    // changed file on the server → the step reruns.
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD {url} /dl/\nRUN cat /dl/data.txt\n"),
+    )
+    .unwrap();
+    build(&env, &["-t", "url:3", ctx.to_str().unwrap()]);
+    let (_, log) = build(&env, &["-t", "url:3", ctx.to_str().unwrap()]);
+    assert_eq!(
+        log.matches(" CACHED").count(),
+        2,
+        "unchanged remote file is a hit:\n{log}"
+    );
+    fs::write(www.join("data.txt"), "changed upstream\n").unwrap();
+    let (_, log) = build(&env, &["-t", "url:3", ctx.to_str().unwrap()]);
+    assert!(
+        log.contains("changed upstream"),
+        "a changed remote file reruns the step:\n{log}"
+    );
     let wrong = rbuild_store::digest::sha256_of(b"something else");
     fs::write(
         ctx.join("Dockerfile"),

@@ -16,8 +16,9 @@ use crate::context::{walk, HashCache, IgnoreMatcher};
 /// rules: for each entry its path in the source root, type, permission bits, symlink
 /// target, hardlink partner and content sha256; owners only for `--from` sources (context
 /// files are reset to 0:0 anyway). mtimes are left out, so a fresh clone of the same
-/// context gives the same digest. Heredocs count by name and body; URLs by URL and
-/// `--checksum` (their content is not known before the download).
+/// context gives the same digest. Heredocs count by name and body; URLs by URL and content:
+/// the `--checksum` when given, else the sha256 of a download (as docker's classic builder
+/// does), so a changed remote file misses the cache.
 /// File hashes go through `cache`, so unchanged files are not read again.
 pub fn source_digest(req: &CopyRequest, cache: &HashCache) -> Result<Digest, CopyError> {
     let (urls, locals): (Vec<&String>, Vec<&String>) = req.sources.iter().partition(|s| is_url(s));
@@ -33,7 +34,7 @@ pub fn source_digest(req: &CopyRequest, cache: &HashCache) -> Result<Digest, Cop
     }
     let mut records = mark_hardlinks(found);
     for url in urls {
-        records.push(generated(url, EntryKind::File, req.checksum.clone()));
+        records.push(generated(url, EntryKind::File, url_checksum(req, url)?));
     }
     for doc in &req.heredocs {
         let sha = sha256_of(doc.body.as_bytes()).digest().to_string();
@@ -44,6 +45,25 @@ pub fn source_digest(req: &CopyRequest, cache: &HashCache) -> Result<Digest, Cop
         ));
     }
     Ok(digest_records(&records))
+}
+
+/// The content checksum of an ADD URL: `--checksum`, else the sha256 of its body (fetched
+/// once more on a cache miss), else none when no fetcher was given.
+fn url_checksum(req: &CopyRequest, url: &str) -> Result<Option<String>, CopyError> {
+    match (&req.checksum, &req.fetcher) {
+        (Some(sum), _) => Ok(Some(sum.clone())),
+        (None, Some(fetcher)) => {
+            let mut out = rbuild_store::digest::HashingWriter::new(std::io::sink());
+            fetcher
+                .fetch(url, &mut out)
+                .map_err(|source| CopyError::Download {
+                    url: url.to_string(),
+                    source,
+                })?;
+            Ok(Some(out.into_parts().1.to_string()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// The records of one resolved source: itself, and for a directory everything below.
