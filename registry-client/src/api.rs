@@ -178,6 +178,26 @@ impl<'a> Repo<'a> {
         self.location(&resp).await
     }
 
+    /// `PATCH <session>` with a body of unknown length (chunked transfer encoding, no
+    /// `Content-Range`): distribution's streamed upload. 202 gives the next URL.
+    /// Never retried: a streamed body cannot be sent twice.
+    pub async fn patch_stream(
+        &self,
+        session: &str,
+        body: BodySource,
+    ) -> Result<String, RegistryError> {
+        let req = self
+            .request(Method::PATCH, session.to_string())
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .no_retry();
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(&req).await?, &[202])
+            .await?;
+        self.location(&resp).await
+    }
+
     /// `GET <session>`: how many bytes the registry holds (`Range: 0-N`) and the URL to continue with.
     pub async fn upload_status(&self, session: &str) -> Result<(u64, String), RegistryError> {
         let req = self.request(Method::GET, session.to_string());

@@ -3,13 +3,13 @@
 //! so a second push reuses the compressed blob instead of compressing again.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
-use rbuild_store::blob::{BlobIngest, BlobRead, Expected};
-use rbuild_store::digest::parse_digest;
-use rbuild_store::layer::{Compression, LayerWriter, DOCKER_LAYER_GZIP};
+use rbuild_store::blob::{BlobIngest, BlobRead, BlobWriter};
+use rbuild_store::digest::{parse_digest, HashingWriter};
+use rbuild_store::layer::{BlobEncoder, Compression, DOCKER_LAYER_GZIP};
 use rbuild_store::Store;
 
 use crate::push::PushError;
@@ -57,51 +57,121 @@ pub fn layer_media_type(c: Compression, manifest_type: &str) -> MediaType {
     }
 }
 
-/// Compresses the uncompressed layer blob `layer` with `c` into the store (or finds the
-/// cached result) and returns the compressed blob's descriptor. The tar is re-hashed on
-/// the way, so a damaged local layer is refused rather than pushed.
-pub fn compressed_layer(
+/// Compressed bytes handed to a streamed upload while they are written to the store.
+pub(crate) type ChunkSender = tokio::sync::mpsc::Sender<io::Result<Vec<u8>>>;
+
+/// Uncompressed bytes read per `read()` (large reads, few syscalls).
+const READ_SIZE: usize = 1 << 20;
+/// Compressed bytes per chunk handed to the upload.
+const CHUNK_SIZE: usize = 256 << 10;
+
+/// Compresses the uncompressed layer blob `layer` with `c` into the store, remembers the
+/// result in the cache and returns the compressed blob's digest and size. When `tee` is
+/// given, every compressed byte is also sent there as it is produced (for an upload
+/// running at the same time); a closed receiver only ends the sending, not the
+/// compression. The tar is re-hashed on the way, so a damaged local layer is refused
+/// rather than pushed. Blocking: run it on a thread of its own.
+pub(crate) fn compress_layer(
     store: &Store,
     layer: &Descriptor,
     c: Compression,
-    manifest_type: &str,
-) -> Result<Descriptor, PushError> {
+    tee: Option<ChunkSender>,
+    progress: &dyn Fn(u64),
+) -> Result<(Digest, u64), PushError> {
     let diff_id = layer.digest();
-    let media_type = layer_media_type(c, manifest_type);
-    if let Some((digest, size)) = cached(store, diff_id, c) {
-        return Ok(Descriptor::new(media_type, size, digest));
-    }
     let blob_err = |source| PushError::Blob {
         digest: diff_id.clone(),
         source: Box::new(source),
     };
-    let mut reader = store.blobs().open(diff_id).map_err(blob_err)?;
-    let sink = store.blobs().begin().map_err(blob_err)?;
     let compress_err = |source| PushError::Compress {
         digest: diff_id.clone(),
         source,
     };
-    let mut writer = LayerWriter::new(sink, c).map_err(compress_err)?;
-    io::copy(&mut reader, &mut writer).map_err(|source| PushError::Read {
+    let mut reader = store.blobs().open(diff_id).map_err(blob_err)?;
+    let sink = Tee {
+        ingest: store.blobs().begin().map_err(blob_err)?,
+        out: tee,
+        buf: Vec::new(),
+    };
+    // The tar is hashed here; the blob only by the ingest (it hashes what it writes).
+    let mut writer = HashingWriter::new(BlobEncoder::new(sink, c).map_err(compress_err)?);
+    pump(&mut reader, &mut writer, progress).map_err(|source| PushError::Read {
         digest: diff_id.clone(),
         source,
     })?;
-    let (sink, digests) = writer.finish().map_err(compress_err)?;
-    if &digests.diff_id != diff_id {
+    let (encoder, actual, _) = writer.into_parts();
+    let sink = encoder.finish().map_err(compress_err)?.end();
+    if &actual != diff_id {
         sink.abort().map_err(blob_err)?;
         return Err(PushError::DiffId {
             digest: diff_id.clone(),
-            actual: digests.diff_id,
+            actual,
         });
     }
-    let expected = Expected {
-        digest: digests.digest.clone(),
-        size: Some(digests.size),
-    };
-    sink.commit(Some(&expected)).map_err(blob_err)?;
-    remember(store, diff_id, c, &digests.digest).map_err(|source| PushError::Cache {
+    let (digest, size) = sink.commit(None).map_err(blob_err)?;
+    remember(store, diff_id, c, &digest).map_err(|source| PushError::Cache {
         path: cache_path(store, diff_id, c),
         source,
     })?;
-    Ok(Descriptor::new(media_type, digests.size, digests.digest))
+    Ok((digest, size))
+}
+
+/// Copies `reader` into `writer` in [`READ_SIZE`] pieces, reporting the bytes done.
+fn pump(reader: &mut dyn Read, writer: &mut dyn Write, progress: &dyn Fn(u64)) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut done = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buf[..n])?;
+        done += n as u64;
+        progress(done);
+    }
+}
+
+/// Writes the compressed blob into the store's ingest and, while someone listens, in
+/// [`CHUNK_SIZE`] chunks to a channel.
+struct Tee {
+    ingest: Box<dyn BlobWriter>,
+    out: Option<ChunkSender>,
+    buf: Vec<u8>,
+}
+
+impl Tee {
+    fn send(&mut self) {
+        let Some(out) = &self.out else { return };
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
+        if out.blocking_send(Ok(chunk)).is_err() {
+            self.out = None; // the upload gave up; the store still gets everything
+        }
+    }
+
+    /// Sends what is left and closes the channel; returns the ingest.
+    fn end(mut self) -> Box<dyn BlobWriter> {
+        if !self.buf.is_empty() {
+            self.send();
+        }
+        self.ingest
+    }
+}
+
+impl Write for Tee {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.ingest.write_all(data)?;
+        if self.out.is_some() {
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= CHUNK_SIZE {
+                self.send();
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.ingest.flush()
+    }
 }

@@ -24,6 +24,7 @@ pub mod pull;
 mod pull_blob;
 pub mod push;
 mod push_blob;
+mod push_stream;
 pub mod reference;
 pub mod retry;
 pub mod secret;

@@ -1,5 +1,5 @@
-//! `push`: prepare the image (compress uncompressed layers, rewrite the manifest), upload
-//! the blobs the registry lacks, then PUT the manifest by tag.
+//! `push`: upload the blobs the registry lacks (compressing uncompressed layers on the
+//! way), rewrite the manifest with the compressed layers, then PUT it by tag.
 
 use std::path::PathBuf;
 
@@ -10,15 +10,20 @@ use rbuild_store::digest::sha256_of;
 use rbuild_store::layer::{CompressError, Compression};
 use rbuild_store::{Store, StoreError};
 use thiserror::Error;
+use tokio::sync::Semaphore;
 
 use crate::api::Repo;
 use crate::client::{Client, ClientOptions};
-use crate::compress::compressed_layer;
 use crate::error::RegistryError;
 use crate::progress::{self, Progress};
 use crate::provenance::{self, Source};
 use crate::push_blob::push_blob;
+use crate::push_stream::push_layer;
 use crate::reference::Reference;
+
+/// Layers compressed at once. Each compression already keeps every core busy; a second
+/// one fills the gaps while the first finishes, and more would only add memory.
+const COMPRESSING: usize = 2;
 
 /// How to push.
 #[derive(Clone)]
@@ -129,108 +134,25 @@ pub enum PushError {
         #[source]
         source: std::io::Error,
     },
+    /// The thread compressing a layer died before it finished.
+    #[error("compressing layer {digest}: the worker thread died")]
+    Worker {
+        /// The uncompressed layer.
+        digest: Digest,
+    },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
 
-/// An image ready to upload: exact manifest bytes and every blob it needs.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The manifest bytes to PUT.
-    pub manifest: Vec<u8>,
-    /// The manifest's media type.
-    pub media_type: String,
-    /// Config first, then layers, as the manifest references them.
-    pub blobs: Vec<Descriptor>,
-}
-
-impl Prepared {
-    /// The digest of the manifest that will be pushed.
-    pub fn digest(&self) -> Digest {
-        sha256_of(&self.manifest)
-    }
-}
-
-/// Resolves `image` in the store and compresses its uncompressed layers with
-/// `compression`. An image whose layers are already compressed keeps its exact
-/// manifest bytes (and digest).
-pub fn prepare(
-    store: &Store,
-    image: &str,
-    compression: Compression,
-) -> Result<Prepared, PushError> {
-    let desc = store.resolve(image)?;
-    let img = store.image(&desc)?;
-    let media_type = desc.media_type().to_string();
-    let mut manifest: ImageManifest = img.manifest.clone();
-    let mut changed = false;
-    let mut layers = Vec::with_capacity(manifest.layers().len());
-    for layer in manifest.layers() {
-        let plain = Compression::from_media_type(layer.media_type()) == Some(Compression::None);
-        if plain && compression != Compression::None {
-            layers.push(compressed_layer(store, layer, compression, &media_type)?);
-            changed = true;
-        } else {
-            layers.push(layer.clone());
-        }
-    }
-    manifest.set_layers(layers);
-    let bytes = match changed {
-        true => serde_json::to_vec(&manifest).map_err(PushError::Manifest)?,
-        false => store.read_bytes(desc.digest())?,
-    };
-    let blobs = std::iter::once(manifest.config().clone())
-        .chain(manifest.layers().iter().cloned())
-        .collect();
-    Ok(Prepared {
-        manifest: bytes,
-        media_type,
-        blobs,
-    })
-}
-
-/// Uploads a prepared image to `reference` and returns the manifest digest.
-pub async fn push_prepared(
-    store: &Store,
-    prepared: &Prepared,
-    reference: &Reference,
-    opts: &PushOptions,
-) -> Result<Digest, PushError> {
-    let client = Client::new(reference.registry(), &opts.client)?;
-    let repo = Repo::new(&client, reference.repository(), true);
-    futures_util::stream::iter(
-        prepared
-            .blobs
-            .iter()
-            .map(|d| push_blob(store, &repo, d, opts)),
-    )
-    .buffer_unordered(opts.concurrency.max(1))
-    .try_collect::<Vec<()>>()
-    .await?;
-    let digest = prepared.digest();
-    let target = reference
-        .tag_or_default()
-        .map_or_else(|| digest.to_string(), str::to_string);
-    repo.put_manifest(&target, &prepared.media_type, prepared.manifest.clone())
-        .await?;
-    let source = Source {
-        registry: reference.registry().to_string(),
-        repository: reference.repository().to_string(),
-    };
-    for d in &prepared.blobs {
-        provenance::record(store.root(), d.digest(), &source).map_err(|source| {
-            PushError::Record {
-                path: store.root().join("registry"),
-                source,
-            }
-        })?;
-    }
-    Ok(digest)
-}
-
 /// Pushes the stored image `image` (a name, id or digest the store resolves) to
 /// `reference`; returns the pushed manifest's digest.
+///
+/// The config and the layers go up concurrently (`opts.concurrency` at once). A layer
+/// stored uncompressed is compressed with `opts.compression` while it uploads (see
+/// [`crate::push_stream`]), so the manifest, which names the compressed digests, is
+/// written last. An image whose layers are already compressed keeps its exact
+/// manifest bytes (and digest).
 pub async fn push(
     store: &Store,
     image: &str,
@@ -238,6 +160,59 @@ pub async fn push(
     opts: &PushOptions,
 ) -> Result<Digest, PushError> {
     let _lock = store.lock_shared()?;
-    let prepared = prepare(store, image, opts.compression)?;
-    push_prepared(store, &prepared, reference, opts).await
+    let desc = store.resolve(image)?;
+    let img = store.image(&desc)?;
+    let media_type = desc.media_type().to_string();
+    let client = Client::new(reference.registry(), &opts.client)?;
+    let repo = Repo::new(&client, reference.repository(), true);
+    let mut manifest: ImageManifest = img.manifest.clone();
+    let config = push_blob(store, &repo, manifest.config(), opts);
+    let compressing = Semaphore::new(COMPRESSING);
+    let layers = futures_util::stream::iter(
+        manifest
+            .layers()
+            .iter()
+            .map(|l| push_layer(store, &repo, l, &media_type, opts, &compressing)),
+    )
+    .buffered(opts.concurrency.max(1))
+    .try_collect::<Vec<Descriptor>>();
+    let (config, layers) = futures_util::future::join(config, layers).await;
+    config?;
+    let layers = layers?;
+    let bytes = match &layers == manifest.layers() {
+        true => store.read_bytes(desc.digest())?,
+        false => {
+            manifest.set_layers(layers);
+            serde_json::to_vec(&manifest).map_err(PushError::Manifest)?
+        }
+    };
+    let digest = sha256_of(&bytes);
+    let target = reference
+        .tag_or_default()
+        .map_or_else(|| digest.to_string(), str::to_string);
+    repo.put_manifest(&target, &media_type, bytes).await?;
+    record_sources(store, reference, &manifest)?;
+    Ok(digest)
+}
+
+/// Remembers that the registry now holds every blob of `manifest` (for later mounts).
+fn record_sources(
+    store: &Store,
+    reference: &Reference,
+    manifest: &ImageManifest,
+) -> Result<(), PushError> {
+    let source = Source {
+        registry: reference.registry().to_string(),
+        repository: reference.repository().to_string(),
+    };
+    let blobs = std::iter::once(manifest.config()).chain(manifest.layers());
+    for d in blobs {
+        provenance::record(store.root(), d.digest(), &source).map_err(|source| {
+            PushError::Record {
+                path: store.root().join("registry"),
+                source,
+            }
+        })?;
+    }
+    Ok(())
 }

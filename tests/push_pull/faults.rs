@@ -243,3 +243,74 @@ fn corrupted_byte_is_refused_and_not_stored() {
         );
     }
 }
+
+/// A compressing push streams each layer into the upload while it compresses; when the
+/// stream is cut (or answered 500/429), the layer, complete in the store by then, goes up
+/// the resumable way. Whatever failed, the registry ends up with the blob the manifest
+/// names, it decompresses to the local layer, and the cache remembers it.
+#[test]
+fn streamed_compressed_push_survives_faults() {
+    let Some(reg) = Registry::start("streamed_compressed_push_faults") else {
+        return;
+    };
+    let env = Env::new();
+    let a = open_store(&env.path("a"));
+    let mb = 1 << 20;
+    let layers: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            random_layer(
+                env.tmp.path(),
+                &format!("z{i}"),
+                9 * mb + i * 777,
+                31 + i as u64,
+            )
+        })
+        .collect();
+    let img = make_image(&a, "z:1", &layers, "amd64");
+    for c in [Compression::Gzip, Compression::Zstd] {
+        let proxy = FaultProxy::start(
+            reg.port,
+            Faults {
+                drop_every: 3,
+                drop_after: mb,
+                error_every: 5,
+                too_many_every: 0,
+                corrupt_blobs: false,
+            },
+        );
+        let name = format!("{c:?}/img:1").to_lowercase();
+        let opts = PushOptions {
+            compression: c,
+            chunk_size: 2 * mb as u64,
+            ..push_opts(&env)
+        };
+        let pushed = push_blocking(&a, "z:1", &reference(&proxy.host(), &name), &opts)
+            .unwrap_or_else(|e| panic!("{c:?} push: {e}\nproxy: {:?}", proxy.requests()));
+        assert!(
+            proxy.stats.dropped.load(Ordering::SeqCst) + proxy.stats.errors.load(Ordering::SeqCst)
+                > 0
+        );
+        let b = open_store(&env.path(&format!("b-{c:?}")));
+        let pulled = pull_blocking(&b, &reference(&reg.host(), &name), &pull_opts(&env))
+            .unwrap_or_else(|e| panic!("{c:?} pull: {e}"));
+        assert_eq!(pulled.digest(), &pushed);
+        let local = layers_of(&a, &img);
+        for ((l, src), plain) in layers_of(&b, &pulled).iter().zip(&layers).zip(&local) {
+            let cached = rbuild_registry_client::cached_compressed(&a, plain.digest(), c);
+            assert_eq!(
+                cached.map(|(d, _)| d).as_ref(),
+                Some(l.digest()),
+                "{c:?} cache"
+            );
+            let blob = b.blobs().open(l.digest()).unwrap();
+            let mut r = rbuild_store::layer::decompress(blob).unwrap();
+            assert_eq!(r.compression(), c);
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut back).unwrap();
+            assert!(
+                back == std::fs::read(src).unwrap(),
+                "{c:?} layer round trip"
+            );
+        }
+    }
+}

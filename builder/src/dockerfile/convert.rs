@@ -178,6 +178,13 @@ pub(crate) fn canonical_keyword(word: &str) -> Result<&'static str, SyntaxError>
         })
 }
 
+/// Converts the one instruction in `text` (after an implicit `FROM a`), for unit tests.
+#[cfg(test)]
+pub(crate) fn convert_one(text: &str) -> Result<Instruction, super::error::DockerfileError> {
+    let ast = super::ast::parse(&format!("FROM a\n{text}"))?;
+    convert_node(&ast.nodes[1], ast.escape)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,14 +228,7 @@ fn onbuild_expression(node: &super::ast::Node, trigger: &super::ast::Node) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dockerfile::ast::parse;
-    use crate::dockerfile::convert::convert_node;
-    use crate::dockerfile::error::DockerfileError;
-
-    fn one(text: &str) -> Result<Instruction, DockerfileError> {
-        let ast = parse(&format!("FROM a\n{text}"))?;
-        convert_node(&ast.nodes[1], ast.escape)
-    }
+    use crate::dockerfile::convert::convert_one as one;
 
     #[test]
     fn run_forms_and_mounts() {

@@ -120,14 +120,7 @@ pub(crate) fn volume(req: Request<'_>) -> Result<Instruction, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dockerfile::ast::parse;
-    use crate::dockerfile::convert::convert_node;
-    use crate::dockerfile::error::DockerfileError;
-
-    fn one(text: &str) -> Result<Instruction, DockerfileError> {
-        let ast = parse(&format!("FROM a\n{text}"))?;
-        convert_node(&ast.nodes[1], ast.escape)
-    }
+    use crate::dockerfile::convert::convert_one as one;
 
     #[test]
     fn copy_with_heredocs_and_paths() {

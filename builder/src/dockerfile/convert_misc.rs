@@ -175,14 +175,7 @@ pub(crate) fn stopsignal(req: Request<'_>) -> Result<Instruction, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dockerfile::ast::parse;
-    use crate::dockerfile::convert::convert_node;
-    use crate::dockerfile::error::DockerfileError;
-
-    fn one(text: &str) -> Result<Instruction, DockerfileError> {
-        let ast = parse(&format!("FROM a\n{text}"))?;
-        convert_node(&ast.nodes[1], ast.escape)
-    }
+    use crate::dockerfile::convert::convert_one as one;
 
     #[test]
     fn from_forms() {

@@ -4,15 +4,20 @@
 use std::fmt;
 use std::io::SeekFrom;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::mpsc::Receiver;
 
 /// Called with the number of bytes each time a streamed body hands some to the network.
 pub type ByteCounter = Arc<dyn Fn(u64) + Send + Sync>;
 
 const READ_SIZE: usize = 256 * 1024;
+
+/// The chunks of a body produced while it is being sent (a layer compressed on the fly).
+/// It can be sent once: a second attempt finds the receiver taken and fails.
+pub type StreamChunks = Arc<Mutex<Option<Receiver<std::io::Result<Vec<u8>>>>>>;
 
 /// The body of a [`super::Request`].
 #[derive(Clone, Default)]
@@ -33,6 +38,8 @@ pub enum BodySource {
         /// Progress callback.
         counter: Option<ByteCounter>,
     },
+    /// Chunks from a channel, sent with chunked transfer encoding (length unknown).
+    Stream(StreamChunks),
 }
 
 impl fmt::Debug for BodySource {
@@ -43,6 +50,7 @@ impl fmt::Debug for BodySource {
             BodySource::File {
                 path, offset, len, ..
             } => write!(f, "File({}, {offset}+{len})", path.display()),
+            BodySource::Stream(_) => f.write_str("Stream"),
         }
     }
 }
@@ -73,8 +81,21 @@ impl BodySource {
                     reqwest::Body::wrap_stream(file_stream(file.take(*len), counter.clone()));
                 Ok((body, Some(*len)))
             }
+            BodySource::Stream(chunks) => {
+                let rx = chunks.lock().ok().and_then(|mut rx| rx.take());
+                let rx = rx.ok_or_else(|| std::io::Error::other("streamed body already sent"))?;
+                Ok((reqwest::Body::wrap_stream(channel_stream(rx)), None))
+            }
         }
     }
+}
+
+fn channel_stream(
+    rx: Receiver<std::io::Result<Vec<u8>>>,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 fn file_stream(
@@ -129,6 +150,23 @@ mod tests {
         let joined: Vec<u8> = chunks.concat();
         assert_eq!(joined, &data[1000..601_000]);
         assert_eq!(seen.load(Ordering::Relaxed), 600_000);
+    }
+
+    #[tokio::test]
+    async fn stream_body_is_sent_once_in_order() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let src = BodySource::Stream(Arc::new(Mutex::new(Some(rx))));
+        let (_, len) = src.build().await.expect("first build");
+        assert_eq!(len, None);
+        assert!(src.build().await.is_err(), "a second attempt cannot resend");
+        drop(tx);
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Ok(vec![1, 2])).await.unwrap();
+        tx.send(Ok(vec![3])).await.unwrap();
+        drop(tx);
+        use futures_util::TryStreamExt;
+        let chunks: Vec<Vec<u8>> = channel_stream(rx).try_collect().await.unwrap();
+        assert_eq!(chunks.concat(), vec![1, 2, 3]);
     }
 
     fn src_counter(src: &BodySource) -> Option<ByteCounter> {

@@ -20,7 +20,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AU
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::OnceCell;
 
-pub use body::{BodySource, ByteCounter};
+pub use body::{BodySource, ByteCounter, StreamChunks};
 
 use crate::auth::{self, Challenge, ConfigPaths, Credentials};
 use crate::error::{parse_diagnostics, RegistryError};

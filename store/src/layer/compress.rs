@@ -18,8 +18,9 @@ pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
-/// zstd level: the CLI's default, ~1.3 GB/s here.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level: 1 runs ~4x faster than the CLI default 3 here (0.05 s vs 0.20 s for a
+/// 40 MB layer on 2 threads) for blobs ~3 % larger, so a push is bound by the network.
+const ZSTD_LEVEL: i32 = 1;
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -212,6 +213,71 @@ impl<W: Write> LayerWriter<W> {
     }
 }
 
+/// A compressing `Write` without hashing: for callers whose sink hashes already (a
+/// blob ingest does). Lifecycle: [`BlobEncoder::new`] → write → [`BlobEncoder::finish`].
+pub struct BlobEncoder<W: Write> {
+    inner: Inner<W>,
+    compression: Compression,
+}
+
+enum Inner<W: Write> {
+    Plain(W),
+    Gzip(ParallelGzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> BlobEncoder<W> {
+    /// Starts a stream compressed with `compression` into `sink` (the same bytes as
+    /// [`LayerWriter`] writes).
+    pub fn new(sink: W, compression: Compression) -> Result<Self, CompressError> {
+        let inner = match compression {
+            Compression::None => Inner::Plain(sink),
+            Compression::Gzip => Inner::Gzip(ParallelGzEncoder::new(sink)),
+            Compression::Zstd => {
+                Inner::Zstd(zstd_encoder(sink).map_err(|source| CompressError::Start {
+                    compression,
+                    source,
+                })?)
+            }
+        };
+        Ok(BlobEncoder { inner, compression })
+    }
+
+    /// Ends the compressed stream; returns the sink (flushed).
+    pub fn finish(self) -> Result<W, CompressError> {
+        let compression = self.compression;
+        let err = |source| CompressError::Finish {
+            compression,
+            source,
+        };
+        let mut sink = match self.inner {
+            Inner::Plain(sink) => sink,
+            Inner::Gzip(gz) => gz.finish().map_err(err)?,
+            Inner::Zstd(z) => z.finish().map_err(err)?,
+        };
+        sink.flush().map_err(err)?;
+        Ok(sink)
+    }
+}
+
+impl<W: Write> Write for BlobEncoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.write(buf),
+            Inner::Gzip(w) => w.write(buf),
+            Inner::Zstd(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.flush(),
+            Inner::Gzip(w) => w.flush(),
+            Inner::Zstd(w) => w.flush(),
+        }
+    }
+}
+
 /// zstd with worker threads. Any `n_workers >= 1` gives the same bytes, so the
 /// digest does not depend on the machine's core count.
 fn zstd_encoder<W: Write>(sink: W) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
@@ -332,6 +398,21 @@ mod tests {
             assert_eq!(r.compression(), compression);
             r.read_to_end(&mut back).expect("read");
             assert!(back == tar, "{compression:?} round trip");
+        }
+    }
+
+    #[test]
+    fn blob_encoder_writes_what_layer_writer_writes() {
+        let tar = sample();
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let mut w = LayerWriter::new(Vec::new(), compression).expect("new");
+            w.write_all(&tar).expect("write");
+            let (expected, _) = w.finish().expect("finish");
+            let mut e = BlobEncoder::new(Vec::new(), compression).expect("new");
+            for chunk in tar.chunks(100_000) {
+                e.write_all(chunk).expect("write");
+            }
+            assert!(e.finish().expect("finish") == expected, "{compression:?}");
         }
     }
 

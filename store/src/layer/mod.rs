@@ -34,7 +34,7 @@ use oci_spec::image::{Descriptor, Digest};
 use thiserror::Error;
 
 pub use compress::{
-    decompress, CompressError, Compression, Decompressor, LayerDigests, LayerWriter,
+    decompress, BlobEncoder, CompressError, Compression, Decompressor, LayerDigests, LayerWriter,
     DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR,
 };
 pub use extract::{extract, ExtractError, ExtractMode, ExtractOptions, ExtractStats};

@@ -3,15 +3,16 @@
 //! Packing a layer hashes every byte twice: once for the `diff_id` (the tar stream) and once
 //! in the blob ingest that stores it (or in the compressor behind it). Done in one thread the
 //! second hash doubles the cost of a commit; [`offload`] hands the sink to a helper thread fed
-//! through a small bounded queue of 1 MiB chunks, so the two hashes run on two cores and at
+//! through a small bounded queue of 256 KiB chunks, so the two hashes run on two cores and at
 //! most [`QUEUE`] + 2 chunks are in memory.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
-/// Size of one chunk handed to the helper thread.
-const CHUNK: usize = 1 << 20;
+/// Size of one chunk handed to the helper thread: small enough that the queue adds
+/// about 2 MiB to a build's peak memory, large enough to keep channel overhead low.
+const CHUNK: usize = 256 << 10;
 /// Chunks in flight between the two threads.
 const QUEUE: usize = 4;
 

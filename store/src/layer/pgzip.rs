@@ -19,6 +19,12 @@ use flate2::{Compress, Crc, FlushCompress};
 const BLOCK_SIZE: usize = 1 << 20;
 /// gzip level (zlib's default).
 const LEVEL: u32 = 6;
+/// Blocks whose order-0 entropy (bits per byte) reaches this look random (already
+/// compressed or encrypted content): they are stored, not deflated. Deflate cannot
+/// shrink such data by more than a fraction of a percent, and searching it for matches
+/// costs as much CPU as compressing text. The choice depends only on the block's bytes,
+/// so the output stays deterministic.
+const STORE_ENTROPY: f64 = 7.99;
 /// gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown".
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// An empty deflate block with BFINAL set (fixed Huffman, end-of-block only).
@@ -80,9 +86,31 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
+/// The order-0 entropy of `data` in bits per byte (0 for empty input).
+fn entropy(data: &[u8]) -> f64 {
+    let mut counts = [0u64; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    let n = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
 /// Deflates `data` with a fresh compressor, ending on a byte boundary (sync flush).
+/// Random-looking blocks go out as stored blocks (level 0).
 fn deflate_block(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut c = Compress::new(flate2::Compression::new(LEVEL), false);
+    let level = match entropy(data) >= STORE_ENTROPY {
+        true => 0,
+        false => LEVEL,
+    };
+    let mut c = Compress::new(flate2::Compression::new(level), false);
     let mut out = Vec::with_capacity(data.len() / 2 + 4096);
     loop {
         let consumed = c.total_in() as usize;
@@ -223,6 +251,34 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
             assert!(gunzip(&gzip(&data)) == data, "length {len}");
         }
+    }
+
+    #[test]
+    fn random_blocks_are_stored_and_text_is_deflated() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let random: Vec<u8> = (0..BLOCK_SIZE)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(entropy(&random) >= STORE_ENTROPY);
+        let stored = deflate_block(&random).expect("deflate");
+        assert!(
+            stored.len() > random.len(),
+            "stored blocks add headers only"
+        );
+        assert!(stored.len() < random.len() + random.len() / 1000);
+        let text: Vec<u8> = (0..BLOCK_SIZE)
+            .map(|i| b"0123456789 \n"[i * 7 % 12])
+            .collect();
+        assert!(entropy(&text) < STORE_ENTROPY);
+        assert!(deflate_block(&text).expect("deflate").len() < text.len() / 4);
+        let mut both = random.clone();
+        both.extend_from_slice(&text);
+        assert!(gunzip(&gzip(&both)) == both);
     }
 
     #[test]
