@@ -159,6 +159,6 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
         cpus: args.cpus,
         labels: key_values(&args.labels, None),
         source_date_epoch: args.source_date_epoch,
-        fetcher: Some(Fetcher(Arc::new(crate::fetch::HttpFetcher::new()?))),
+        fetcher: Some(Fetcher(Arc::new(crate::fetch::HttpFetcher::default()))),
     })
 }

@@ -14,6 +14,9 @@ use rbuild_store::{Descriptor, Digest, Store};
 use super::error::BuildError;
 use crate::snapshot::{chain_id, SnapshotError, Snapshotter};
 
+/// Serializes extraction within one build process (see [`ensure_extracted`]).
+static EXTRACTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The chain ids of `layers`, bottom first.
 pub fn chain_ids(layers: &[Layer]) -> Vec<Digest> {
     let mut out: Vec<Digest> = Vec::with_capacity(layers.len());
@@ -31,6 +34,9 @@ pub fn ensure_extracted(
     snaps: &Snapshotter,
     layers: &[Layer],
 ) -> Result<Option<String>, BuildError> {
+    // Parallel stages on the same base would each extract it (the loser's copy is thrown
+    // away): one extraction at a time in this process, the others then find it done.
+    let _one_at_a_time = EXTRACTING.lock().unwrap_or_else(|p| p.into_inner());
     let mut parent: Option<String> = None;
     for (layer, chain) in layers.iter().zip(chain_ids(layers)) {
         let name = chain.to_string();

@@ -247,15 +247,34 @@ fn become_user(plan: &ChildPlan, cred: &Cred) -> Result<(), (Stage, Errno)> {
         .chdir(&plan.workdir)
         .map_err(|e| (Stage::Chdir, e))?;
     drop_caps().map_err(|e| (Stage::Caps, e))?;
-    // SAFETY: async-signal-safe credential calls with data on the stack.
+    // Raw syscalls, not glibc's wrappers: in a clone of a multi-threaded process glibc still
+    // believes the parent's threads exist and its set*id wrappers signal them all and wait
+    // (`__nptl_setxid`) — forever. The child really is single-threaded, so the per-thread
+    // kernel calls are exactly right.
+    // SAFETY: async-signal-safe syscalls with data on the stack.
     unsafe {
-        check(libc::setgroups(cred.ngroups, cred.groups.as_ptr()))
-            .map_err(|e| (Stage::Setgroups, e))?;
-        check(libc::setgid(cred.gid)).map_err(|e| (Stage::Setgid, e))?;
-        check(libc::setuid(cred.uid)).map_err(|e| (Stage::Setuid, e))?;
+        let groups = cred.groups.as_ptr();
+        check_sys(libc::syscall(
+            libc::SYS_setgroups,
+            cred.ngroups as libc::c_long,
+            groups,
+        ))
+        .map_err(|e| (Stage::Setgroups, e))?;
+        let (g, u) = (cred.gid as libc::c_long, cred.uid as libc::c_long);
+        check_sys(libc::syscall(libc::SYS_setresgid, g, g, g)).map_err(|e| (Stage::Setgid, e))?;
+        check_sys(libc::syscall(libc::SYS_setresuid, u, u, u)).map_err(|e| (Stage::Setuid, e))?;
         libc::umask(0o022);
     }
     Ok(())
+}
+
+/// A raw `syscall` result: `-1` → errno.
+fn check_sys(ret: libc::c_long) -> Result<(), Errno> {
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }
 
 /// `-1` → errno.
