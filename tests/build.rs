@@ -447,3 +447,35 @@ fn onbuild_triggers_run_in_the_child_and_are_not_inherited() {
         "triggers are consumed: {inspect}"
     );
 }
+
+#[test]
+fn a_missing_copy_source_fails_its_step_with_the_path() {
+    if !is_root("missing COPY source") {
+        return;
+    }
+    let env = Env::new();
+    env.busybox("busybox:latest");
+    let ctx = env.path("missing");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("Dockerfile"), "FROM busybox\nCOPY nope.txt /x\n").unwrap();
+    let out = env
+        .rbuild(&[
+            "build",
+            "--progress=plain",
+            "-t",
+            "m",
+            ctx.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("#2 ERROR"),
+        "the step is reported failed:\n{err}"
+    );
+    assert!(
+        err.contains("Dockerfile:2") && err.contains("nope.txt"),
+        "{err}"
+    );
+}

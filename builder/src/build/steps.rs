@@ -52,7 +52,14 @@ pub(crate) fn run_fs_step(
         position: format!("{} {}/{}", st.name, st.position.0, st.position.1),
         text: display_text(instr, &text),
     });
-    let (work, op, inputs, _view) = describe(ctx, st, instr)?;
+    let failed = |e: BuildError| {
+        ctx.progress.event(Event::Failed {
+            id,
+            elapsed: started.elapsed(),
+        });
+        e
+    };
+    let (work, op, inputs, _view) = describe(ctx, st, instr).map_err(failed)?;
     let key = CacheKey::new(&st.out.cache_key, &op, &inputs);
     let cached = (!ctx.opts.no_cache)
         .then(|| ctx.cache.get(ctx.store, &key))
@@ -71,16 +78,7 @@ pub(crate) fn run_fs_step(
             Ok((layer, entry.created))
         }),
     };
-    let (layer, created) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            ctx.progress.event(Event::Failed {
-                id,
-                elapsed: started.elapsed(),
-            });
-            return Err(e);
-        }
-    };
+    let (layer, created) = result.map_err(failed)?;
     finish(ctx, st, key, layer, text, created);
     ctx.progress.event(Event::Done {
         id,
