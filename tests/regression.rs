@@ -550,8 +550,9 @@ fn r5_run_that_changes_nothing_adds_no_layer() {
 
 /// A RUN whose process was cloned while rbuild had other threads (parallel stages, the output
 /// reader) hung forever in glibc's setuid wrapper (`__nptl_setxid` waits for the parent's
-/// threads, which do not exist in the clone). The child now uses raw set*id syscalls. Several
-/// uncached builds of two parallel stages must each finish in time.
+/// threads, which do not exist in the clone). The child now uses raw set*id syscalls. Also
+/// caught: one stage's snapshot removal racing the other's listing of snapshots. Several
+/// uncached builds of two parallel stages must each finish, in time.
 #[test]
 fn r5_parallel_stages_never_hang_in_setuid() {
     if !crate::util::is_root("parallel stages setuid") {
@@ -576,7 +577,7 @@ fn r5_parallel_stages_never_hang_in_setuid() {
                 ctx.to_str().unwrap(),
             ])
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let started = std::time::Instant::now();
@@ -590,6 +591,11 @@ fn r5_parallel_stages_never_hang_in_setuid() {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        assert!(status.success(), "round {round}: {status}");
+        let err = child
+            .wait_with_output()
+            .map(|o| o.stderr)
+            .unwrap_or_default();
+        let err = String::from_utf8_lossy(&err);
+        assert!(status.success(), "round {round}: {status}\n{err}");
     }
 }

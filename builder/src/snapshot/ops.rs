@@ -222,7 +222,16 @@ impl Snapshotter {
     fn children_of(&self, id: &str) -> Result<usize, SnapshotError> {
         let mut n = 0;
         for other in self.ids()? {
-            if self.read_meta(&other)?.parent.as_deref() == Some(id) {
+            // Another build may remove a snapshot between the listing and the read.
+            let meta = match self.read_meta(&other) {
+                Err(SnapshotError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue
+                }
+                other => other?,
+            };
+            if meta.parent.as_deref() == Some(id) {
                 n += 1;
             }
         }
