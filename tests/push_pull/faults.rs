@@ -23,16 +23,7 @@ fn large_image_survives_drops_500s_and_429s() {
     let env = Env::new();
     let a = open_store(&env.path("a"));
     let mb = 1 << 20;
-    let layers: Vec<PathBuf> = (0..3)
-        .map(|i| {
-            random_layer(
-                env.tmp.path(),
-                &format!("big{i}"),
-                67 * mb + i * 4099,
-                11 + i as u64,
-            )
-        })
-        .collect();
+    let layers = random_layers(&env, "big", 67 * mb, 11);
     make_image(&a, "big:1", &layers, "amd64");
     let faults = Faults {
         drop_every: 3,
@@ -256,16 +247,7 @@ fn streamed_compressed_push_survives_faults() {
     let env = Env::new();
     let a = open_store(&env.path("a"));
     let mb = 1 << 20;
-    let layers: Vec<PathBuf> = (0..3)
-        .map(|i| {
-            random_layer(
-                env.tmp.path(),
-                &format!("z{i}"),
-                9 * mb + i * 777,
-                31 + i as u64,
-            )
-        })
-        .collect();
+    let layers = random_layers(&env, "z", 9 * mb, 31);
     let img = make_image(&a, "z:1", &layers, "amd64");
     for c in [Compression::Gzip, Compression::Zstd] {
         let proxy = FaultProxy::start(
@@ -313,4 +295,19 @@ fn streamed_compressed_push_survives_faults() {
             );
         }
     }
+}
+
+/// Three random layer files of about `size` bytes each (sizes differ a little so the blobs
+/// differ), named `<prefix>0..2`, from seeds `seed..seed+2`.
+fn random_layers(env: &Env, prefix: &str, size: usize, seed: u64) -> Vec<PathBuf> {
+    (0..3)
+        .map(|i| {
+            random_layer(
+                env.tmp.path(),
+                &format!("{prefix}{i}"),
+                size + i * 4099,
+                seed + i as u64,
+            )
+        })
+        .collect()
 }
