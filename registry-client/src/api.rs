@@ -155,6 +155,15 @@ impl<'a> Repo<'a> {
         self.client.url(loc).await
     }
 
+    /// Sends an upload PATCH: 202 gives the URL to continue at.
+    async fn send_patch(&self, req: &Request) -> Result<String, RegistryError> {
+        let resp = self
+            .client
+            .expect(&req.method, self.client.send(req).await?, &[202])
+            .await?;
+        self.location(&resp).await
+    }
+
     /// `PATCH <session>` with bytes `start..start+len` of the body; 202 gives the next URL.
     /// Never retried at the transport level: the caller asks the registry where it stands.
     pub async fn patch_chunk(
@@ -171,11 +180,7 @@ impl<'a> Repo<'a> {
             .header(CONTENT_RANGE, &format!("{start}-{end}"))
             .body(body)
             .no_retry();
-        let resp = self
-            .client
-            .expect(&req.method, self.client.send(&req).await?, &[202])
-            .await?;
-        self.location(&resp).await
+        self.send_patch(&req).await
     }
 
     /// `PATCH <session>` with a body of unknown length (chunked transfer encoding, no
@@ -191,11 +196,7 @@ impl<'a> Repo<'a> {
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(body)
             .no_retry();
-        let resp = self
-            .client
-            .expect(&req.method, self.client.send(&req).await?, &[202])
-            .await?;
-        self.location(&resp).await
+        self.send_patch(&req).await
     }
 
     /// `GET <session>`: how many bytes the registry holds (`Range: 0-N`) and the URL to continue with.

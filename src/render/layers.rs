@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use rbuild_store::inspect::image::LayerInfo;
-use rbuild_store::inspect::{normalize, Analysis, Efficiency, Kind, Mark, ViewEntry};
+use rbuild_store::inspect::{normalize, Analysis, Change, Efficiency, Kind, Mark, ViewEntry};
 use serde_json::{json, Value};
 
 use super::human_size;
@@ -45,6 +45,18 @@ pub struct Item<'a> {
     pub kind: Kind,
     /// Its size.
     pub size: u64,
+}
+
+impl<'a> Item<'a> {
+    /// The item for one change a layer made.
+    fn changed(c: &'a Change) -> Item<'a> {
+        Item {
+            path: &c.path,
+            mark: Some(c.mark),
+            kind: c.kind,
+            size: c.size,
+        }
+    }
 }
 
 impl LayersView {
@@ -94,16 +106,7 @@ pub fn text(out: &mut impl Write, r: &LayersReport, view: &LayersView) -> std::i
                 human_size(changes.size)
             )?;
             writeln!(out, "  {}", info.created_by)?;
-            let items: Vec<Item> = changes
-                .changes
-                .iter()
-                .map(|c| Item {
-                    path: &c.path,
-                    mark: Some(c.mark),
-                    kind: c.kind,
-                    size: c.size,
-                })
-                .collect();
+            let items: Vec<Item> = changes.changes.iter().map(Item::changed).collect();
             tree(out, &items, view)?;
         }
     }
@@ -197,12 +200,7 @@ pub fn json_value(r: &LayersReport, view: &LayersView) -> Value {
             let changes: Vec<Value> = l
                 .changes
                 .iter()
-                .map(|c| Item {
-                    path: &c.path,
-                    mark: Some(c.mark),
-                    kind: c.kind,
-                    size: c.size,
-                })
+                .map(Item::changed)
                 .filter(|i| view.keep(i))
                 .map(|i| item_json(&i))
                 .collect();
