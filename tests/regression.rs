@@ -3,6 +3,7 @@
 //! the behaviour it pins. They need root (namespaces, overlayfs) and skip with a reason
 //! otherwise; the ones that look at the final tree also need `umoci`.
 
+mod kept_layers;
 mod parallel;
 mod support;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use rbuild_store::blob::{BlobIngest, BlobRead, BlobWriter};
-use rbuild_store::digest::{parse_digest, HashingWriter};
+use rbuild_store::digest::{parse_digest, Hasher};
 use rbuild_store::layer::{BlobEncoder, Compression, DOCKER_LAYER_GZIP};
 use rbuild_store::Store;
 
@@ -69,8 +69,8 @@ const CHUNK_SIZE: usize = 256 << 10;
 /// result in the cache and returns the compressed blob's digest and size. When `tee` is
 /// given, every compressed byte is also sent there as it is produced (for an upload
 /// running at the same time); a closed receiver only ends the sending, not the
-/// compression. The tar is re-hashed on the way, so a damaged local layer is refused
-/// rather than pushed. Blocking: run it on a thread of its own.
+/// compression. The tar is checked against `layer`'s digest on the way, so a damaged local
+/// layer is refused rather than pushed. Blocking: run it on a thread of its own.
 pub(crate) fn compress_layer(
     store: &Store,
     layer: &Descriptor,
@@ -87,26 +87,33 @@ pub(crate) fn compress_layer(
         digest: diff_id.clone(),
         source,
     };
-    let mut reader = store.blobs().open(diff_id).map_err(blob_err)?;
+    // A regenerated tar is checked against its digest by the store's reader; a blob file is
+    // re-hashed here, so a damaged local layer is refused rather than pushed.
+    let rehash = store.blobs().path(diff_id).is_some();
+    let mut reader = Rehash {
+        inner: store.blobs().open(diff_id).map_err(blob_err)?,
+        hasher: rehash.then(Hasher::new),
+    };
     let sink = Tee {
         ingest: store.blobs().begin().map_err(blob_err)?,
         out: tee,
         buf: Vec::new(),
     };
-    // The tar is hashed here; the blob only by the ingest (it hashes what it writes).
-    let mut writer = HashingWriter::new(BlobEncoder::new(sink, c).map_err(compress_err)?);
+    // The blob is hashed by the ingest (it hashes what it writes).
+    let mut writer = BlobEncoder::new(sink, c).map_err(compress_err)?;
     pump(&mut reader, &mut writer, progress).map_err(|source| PushError::Read {
         digest: diff_id.clone(),
         source,
     })?;
-    let (encoder, actual, _) = writer.into_parts();
-    let sink = encoder.finish().map_err(compress_err)?.end();
-    if &actual != diff_id {
-        sink.abort().map_err(blob_err)?;
-        return Err(PushError::DiffId {
-            digest: diff_id.clone(),
-            actual,
-        });
+    let sink = writer.finish().map_err(compress_err)?.end();
+    if let Some(actual) = reader.hasher.take().map(Hasher::finish) {
+        if &actual != diff_id {
+            sink.abort().map_err(blob_err)?;
+            return Err(PushError::DiffId {
+                digest: diff_id.clone(),
+                actual,
+            });
+        }
     }
     let (digest, size) = sink.commit(None).map_err(blob_err)?;
     remember(store, diff_id, c, &digest).map_err(|source| PushError::Cache {
@@ -114,6 +121,22 @@ pub(crate) fn compress_layer(
         source,
     })?;
     Ok((digest, size))
+}
+
+/// Hashes what is read through it when `hasher` is set.
+struct Rehash<R> {
+    inner: R,
+    hasher: Option<Hasher>,
+}
+
+impl<R: Read> Read for Rehash<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// Copies `reader` into `writer` in [`READ_SIZE`] pieces, reporting the bytes done.

@@ -20,6 +20,30 @@ use crate::provenance;
 use crate::push::{PushError, PushOptions};
 use crate::retry::Backoff;
 
+/// A layer a build kept as its snapshot is pushed as is (`--compression none`) from a blob
+/// file: write the regenerated, verified tar into the store first.
+async fn materialize(store: &Store, digest: &Digest) -> Result<(), PushError> {
+    let blob_err = |source| PushError::Blob {
+        digest: digest.clone(),
+        source: Box::new(source),
+    };
+    if store.blobs().record(digest).map_err(blob_err)?.is_none() {
+        return Ok(());
+    }
+    let (s, d) = (store.clone(), digest.clone());
+    tokio::task::spawn_blocking(move || s.blobs().materialize(&d))
+        .await
+        .map_err(|e| {
+            blob_err(rbuild_store::blob::BlobError::Io {
+                op: "regenerate",
+                path: store.root().to_path_buf(),
+                source: std::io::Error::other(e),
+            })
+        })?
+        .map_err(blob_err)?;
+    Ok(())
+}
+
 /// Makes sure the registry holds `desc` in the repository.
 pub(crate) async fn push_blob(
     store: &Store,
@@ -34,6 +58,7 @@ pub(crate) async fn push_blob(
         });
         return Ok(());
     }
+    materialize(store, digest).await?;
     let path = store
         .blobs()
         .path(digest)

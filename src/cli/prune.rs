@@ -34,19 +34,28 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let cache = BuildCache::open(store)?;
+    let cleared = if args.cache {
+        Some(cache.clear()?)
+    } else {
+        None
+    };
+    let report = store.gc(&cache.roots())?;
     {
         let _lock = store.lock_exclusive()?; // no build may run while snapshots go
-        let swept = sweep_snapshots(store.root(), args.cache)?;
-        if args.cache {
-            let n = cache.clear()?;
+        if let Some(n) = cleared {
+            // Layers that images still use and that are kept only as snapshots become blob
+            // files before the snapshots go; a snapshot that no longer matches stops the prune.
+            store.blobs().materialize_all()?;
+            let swept = sweep_snapshots(store.root(), true)?;
             writeln!(
                 out,
                 "Deleted build cache entries: {n}, snapshots: {}",
                 swept.snapshots
             )?;
+        } else {
+            sweep_snapshots(store.root(), false)?;
         }
     }
-    let report = store.gc(&cache.roots())?;
     for d in &report.deleted {
         writeln!(out, "deleted: {d}")?;
     }

@@ -31,8 +31,12 @@ pub(crate) fn collect(store: &Store, extra_roots: &[Digest]) -> Result<GcReport,
         ..GcReport::default()
     };
     for (digest, size) in store.blobs().list()? {
-        if !live.contains(digest.digest()) && store.blobs().delete(&digest)? {
-            report.bytes_freed += size;
+        if live.contains(digest.digest()) {
+            continue;
+        }
+        let is_file = store.blobs().path(&digest).is_some(); // a record frees no blob bytes
+        if store.blobs().delete(&digest)? {
+            report.bytes_freed += if is_file { size } else { 0 };
             report.deleted.push(digest);
         }
     }

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod layer;
 mod lock;
 pub mod name;
+pub mod regen;
 mod store;
 pub mod summary;
 

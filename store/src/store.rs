@@ -4,6 +4,7 @@
 //! <root>/oci-layout, index.json      the OCI image layout (tags are ref.name annotations)
 //! <root>/blobs/sha256/<hex>          verified, read-only content
 //! <root>/ingest/<id>/data            partial writes, invisible until commit, swept by gc
+//! <root>/regen/sha256/<hex>          built layers kept as their tree (see crate::regen)
 //! <root>/lock, index.lock            flock files (see crate::lock)
 //! ```
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::blob::{BlobIngest, BlobRead, FsBlobStore};
+use crate::blob::{BlobIngest, BlobRead};
 use crate::digest::{parse_digest, HashingReader};
 use crate::error::{io_err, StoreError};
 use crate::gc::{self, GcReport};
@@ -22,6 +23,7 @@ use crate::image::{is_manifest, Image};
 use crate::index::{self, IndexEntry};
 use crate::lock::{self, LockGuard};
 use crate::name::ImageName;
+use crate::regen::StoreBlobs;
 
 /// JSON documents (manifests, configs, indexes) larger than this are refused.
 const MAX_JSON: u64 = 16 << 20;
@@ -32,14 +34,14 @@ const OCI_LAYOUT: &str = "{\"imageLayoutVersion\":\"1.0.0\"}";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    blobs: FsBlobStore,
+    blobs: StoreBlobs,
 }
 
 impl Store {
     /// Opens the store at `root`, creating an empty layout when missing.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(root).map_err(io_err("create", root))?;
-        let blobs = FsBlobStore::open(root)?;
+        let blobs = StoreBlobs::open(root)?;
         let layout = root.join("oci-layout");
         if !layout.exists() {
             fs::write(&layout, OCI_LAYOUT).map_err(io_err("write", &layout))?;
@@ -74,8 +76,8 @@ impl Store {
         &self.root
     }
 
-    /// The blob store.
-    pub fn blobs(&self) -> &FsBlobStore {
+    /// The blob store: blob files plus layers kept as trees ([`crate::regen`]).
+    pub fn blobs(&self) -> &StoreBlobs {
         &self.blobs
     }
 

@@ -117,6 +117,13 @@ impl Exported {
             .to_string()
     }
 
+    /// The layer digests (`sha256:…`), bottom first.
+    pub fn layer_digests(&self) -> Vec<String> {
+        let layers = self.manifest["layers"].as_array().expect("layers");
+        let digest = |l: &Value| l["digest"].as_str().expect("layer digest").to_string();
+        layers.iter().map(digest).collect()
+    }
+
     /// The entries of every layer, bottom first.
     pub fn layers(&self) -> Vec<Vec<Entry>> {
         let layers = self.manifest["layers"].as_array().expect("layers");

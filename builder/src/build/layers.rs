@@ -4,7 +4,8 @@
 use std::io::BufReader;
 use std::path::Path;
 
-use rbuild_store::blob::{BlobIngest, BlobRead};
+use rbuild_store::blob::BlobRead;
+use rbuild_store::digest::HashingWriter;
 use rbuild_store::layer::{
     extract, write_uncompressed, Compression, ExtractMode, ExtractOptions, Layer, TreeMode,
     TreeOptions,
@@ -65,9 +66,11 @@ fn extract_into(store: &Store, layer: &Layer, dir: &Path) -> Result<(), BuildErr
     Ok(())
 }
 
-/// Writes the upper dir of active snapshot `key` as an uncompressed layer into the store and
-/// commits the snapshot under the new chain id. Returns `None` (and removes the snapshot) when
-/// the step changed nothing.
+/// Turns the upper dir of active snapshot `key` into a layer: hashes its tar (the diff id),
+/// commits the snapshot under the new chain id and records the snapshot as the layer's source
+/// (the store regenerates the identical tar when it is pushed or exported, see
+/// `rbuild_store::regen`), so a build writes no second copy of its output. Returns `None`
+/// (and removes the snapshot) when the step changed nothing.
 pub fn commit_step(
     store: &Store,
     snaps: &Snapshotter,
@@ -88,14 +91,10 @@ pub fn commit_step(
         path: upper.clone(),
         message,
     };
-    let sink = store
-        .blobs()
-        .begin()
+    let (hashed, _) = write_uncompressed(&upper, &opts, HashingWriter::new(std::io::sink()))
         .map_err(|e| layer_err(e.to_string()))?;
-    let (sink, _) =
-        write_uncompressed(&upper, &opts, sink).map_err(|e| layer_err(e.to_string()))?;
-    let (digest, size) = sink.commit(None).map_err(|e| layer_err(e.to_string()))?;
-    // Uncompressed: the diff id is the blob digest (one SHA-256 pass, done by the ingest).
+    let (_, digest, size) = hashed.into_parts();
+    // Uncompressed: the diff id is the blob digest.
     let layer = Layer {
         blob: Descriptor::new(Compression::None.media_type(), size, digest.clone()),
         diff_id: digest,
@@ -105,6 +104,18 @@ pub fn commit_step(
         Ok(_) => {}
         Err(SnapshotError::AlreadyExists { .. }) => snaps.remove(key)?,
         Err(e) => return Err(e.into()),
+    }
+    // The committed snapshot (ours, or an identical one another build committed first).
+    let tree = snaps.fs_dir(&name)?;
+    let blobs = store.blobs();
+    if blobs
+        .stat(&layer.diff_id)
+        .map_err(|e| layer_err(e.to_string()))?
+        .is_none()
+    {
+        blobs
+            .record_tree(&layer.diff_id, size, &tree, &opts)
+            .map_err(|e| layer_err(e.to_string()))?;
     }
     Ok(Some(layer))
 }

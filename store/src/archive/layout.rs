@@ -55,6 +55,8 @@ pub fn export_oci(
     target: &ExportTarget,
     docker: bool,
 ) -> Result<(), ArchiveError> {
+    // Shared: no gc or prune removes a blob or a layer's snapshot while it is copied out.
+    let _lock = store.lock_shared()?;
     let mut sink: Box<dyn Sink> = match target {
         ExportTarget::Dir(d) => Box::new(DirSink::new(d)?),
         ExportTarget::Tar(p) => Box::new(TarSink::new(p)?),
