@@ -75,6 +75,7 @@ pub(crate) fn compress_layer(
     store: &Store,
     layer: &Descriptor,
     c: Compression,
+    level: Option<i32>,
     tee: Option<ChunkSender>,
     progress: &dyn Fn(u64),
 ) -> Result<(Digest, u64), PushError> {
@@ -100,7 +101,7 @@ pub(crate) fn compress_layer(
         buf: Vec::new(),
     };
     // The blob is hashed by the ingest (it hashes what it writes).
-    let mut writer = BlobEncoder::new(sink, c).map_err(compress_err)?;
+    let mut writer = BlobEncoder::with_level(sink, c, level).map_err(compress_err)?;
     pump(&mut reader, &mut writer, progress).map_err(|source| PushError::Read {
         digest: diff_id.clone(),
         source,

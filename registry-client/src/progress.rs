@@ -67,14 +67,27 @@ fn short(d: &Digest) -> &str {
     &hex[..hex.len().min(12)]
 }
 
+/// Which way the blobs of a transfer move (the words of its plain lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A pull: blobs are downloaded.
+    Pull,
+    /// A push: blobs are uploaded.
+    Push,
+}
+
 /// One plain line for an event, or `None` for the chatty `Bytes` events.
-pub fn plain_line(event: &Event) -> Option<String> {
+pub fn plain_line(event: &Event, direction: Direction) -> Option<String> {
+    let verb = match direction {
+        Direction::Pull => "downloading",
+        Direction::Push => "uploading",
+    };
     match event {
         Event::Started {
             digest,
             size,
             offset: 0,
-        } => Some(format!("{}: downloading {size} bytes", short(digest))),
+        } => Some(format!("{}: {verb} {size} bytes", short(digest))),
         Event::Started {
             digest,
             size,
@@ -95,9 +108,9 @@ pub fn plain_line(event: &Event) -> Option<String> {
 }
 
 /// A callback printing [`plain_line`]s to stderr.
-pub fn plain_stderr() -> Progress {
-    Arc::new(|e| {
-        if let Some(line) = plain_line(e) {
+pub fn plain_stderr(direction: Direction) -> Progress {
+    Arc::new(move |e| {
+        if let Some(line) = plain_line(e, direction) {
             eprintln!("{line}");
         }
     })
@@ -118,8 +131,12 @@ mod tests {
             offset: 0,
         };
         assert_eq!(
-            plain_line(&started).as_deref(),
+            plain_line(&started, Direction::Pull).as_deref(),
             Some("0123456789ab: downloading 10 bytes")
+        );
+        assert_eq!(
+            plain_line(&started, Direction::Push).as_deref(),
+            Some("0123456789ab: uploading 10 bytes")
         );
         let resumed = Event::Started {
             digest: d.clone(),
@@ -127,22 +144,28 @@ mod tests {
             offset: 4,
         };
         assert_eq!(
-            plain_line(&resumed).as_deref(),
+            plain_line(&resumed, Direction::Pull).as_deref(),
             Some("0123456789ab: resuming at 4 of 10 bytes")
         );
         assert_eq!(
-            plain_line(&Event::Bytes {
-                digest: d.clone(),
-                done: 1,
-                size: 10
-            }),
+            plain_line(
+                &Event::Bytes {
+                    digest: d.clone(),
+                    done: 1,
+                    size: 10
+                },
+                Direction::Push
+            ),
             None
         );
         assert_eq!(
-            plain_line(&Event::Mounted {
-                digest: d,
-                from: "a/b".into()
-            })
+            plain_line(
+                &Event::Mounted {
+                    digest: d,
+                    from: "a/b".into()
+                },
+                Direction::Push
+            )
             .as_deref(),
             Some("0123456789ab: mounted from a/b")
         );

@@ -32,6 +32,9 @@ pub struct PushOptions {
     pub client: ClientOptions,
     /// How to compress layers that are stored uncompressed.
     pub compression: Compression,
+    /// The compression level (`None`: the compression's default). A layer already
+    /// compressed with `compression` by an earlier push is reused whatever its level.
+    pub compression_level: Option<i32>,
     /// Blobs uploaded at once.
     pub concurrency: usize,
     /// Where progress events go.
@@ -47,6 +50,7 @@ impl Default for PushOptions {
         PushOptions {
             client: ClientOptions::from_env(),
             compression: Compression::Gzip,
+            compression_level: None,
             concurrency: 4,
             progress: progress::silent(),
             monolithic_max: 8 << 20,

@@ -102,6 +102,7 @@ fn spawn_compress(
     tee: Option<crate::compress::ChunkSender>,
 ) -> tokio::task::JoinHandle<Result<(Digest, u64), PushError>> {
     let (store, layer, c) = (store.clone(), layer.clone(), opts.compression);
+    let level = opts.compression_level;
     let progress = opts.progress.clone();
     progress(&Event::Started {
         digest: layer.digest().clone(),
@@ -116,7 +117,7 @@ fn spawn_compress(
                 size: layer.size(),
             })
         };
-        compress_layer(&store, &layer, c, tee, &report)
+        compress_layer(&store, &layer, c, level, tee, &report)
     })
 }
 

@@ -119,7 +119,7 @@ fn push_tags(store: &Store, tags: &[ImageName], client: ClientOptions) -> anyhow
     anyhow::ensure!(!tags.is_empty(), "--push needs at least one -t NAME");
     let opts = PushOptions {
         client,
-        progress: progress::plain_stderr(),
+        progress: progress::plain_stderr(progress::Direction::Pull),
         ..PushOptions::default()
     };
     for tag in tags {

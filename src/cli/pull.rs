@@ -31,9 +31,9 @@ impl RegistryArgs {
         opts
     }
 
-    /// Plain progress lines on stderr, or nothing with --quiet.
-    pub fn progress(&self) -> progress::Progress {
-        crate::render::transfer::progress(self.quiet)
+    /// Bars or plain progress lines on stderr, or nothing with --quiet.
+    pub fn progress(&self, direction: progress::Direction) -> progress::Progress {
+        crate::render::transfer::progress(self.quiet, direction)
     }
 }
 
@@ -56,7 +56,7 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     let opts = PullOptions {
         client: args.registry.options(),
         platform,
-        progress: args.registry.progress(),
+        progress: args.registry.progress(progress::Direction::Pull),
         ..Default::default()
     };
     let manifest = pull_blocking(store, &reference, &opts)?;

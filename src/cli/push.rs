@@ -1,9 +1,11 @@
-//! `rbuild push [--compression gzip|zstd|none] [--digestfile F] IMAGE [REF]`
+//! `rbuild push [--compression gzip|zstd|none] [--compression-level N] [--digestfile F] IMAGE [REF]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use rbuild_registry_client::progress::Direction;
 use rbuild_registry_client::{push_blocking, Compression, PushOptions, Reference};
+use rbuild_store::layer::check_level;
 use rbuild_store::Store;
 
 use super::pull::RegistryArgs;
@@ -26,6 +28,10 @@ pub struct Args {
     /// Compression for uncompressed layers
     #[arg(long, value_enum, default_value = "gzip")]
     compression: CompressionArg,
+    /// Compression level: gzip 0-9 (default 3), zstd 1-22 (default 1). A layer compressed
+    /// by an earlier push is reused whatever its level
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    compression_level: Option<i32>,
     /// Write the pushed manifest digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
@@ -41,10 +47,14 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         CompressionArg::Zstd => Compression::Zstd,
         CompressionArg::None => Compression::None,
     };
+    if let Some(level) = args.compression_level {
+        check_level(compression, level).map_err(anyhow::Error::msg)?;
+    }
     let opts = PushOptions {
         client: args.registry.options(),
         compression,
-        progress: args.registry.progress(),
+        compression_level: args.compression_level,
+        progress: args.registry.progress(Direction::Push),
         ..Default::default()
     };
     let digest = push_blocking(store, &args.image, &reference, &opts)?;

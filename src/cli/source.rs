@@ -2,6 +2,7 @@
 //! neither has it — a registry reference pulled on demand (like `docker image inspect` after
 //! `docker pull`).
 
+use rbuild_registry_client::progress::Direction;
 use rbuild_registry_client::{resolve_or_pull_blocking, PullOptions};
 use rbuild_store::inspect::source::{self, Source};
 use rbuild_store::Store;
@@ -12,7 +13,7 @@ pub fn open(store: &Store, reference: &str) -> anyhow::Result<Source> {
         Ok(src) => Ok(src),
         Err(local) if !std::path::Path::new(reference).exists() => {
             let opts = PullOptions {
-                progress: crate::render::transfer::progress(false),
+                progress: crate::render::transfer::progress(false, Direction::Pull),
                 ..PullOptions::default()
             };
             match resolve_or_pull_blocking(store, reference, &opts) {

@@ -5,17 +5,17 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rbuild_registry_client::progress::{self, Event, Progress};
+use rbuild_registry_client::progress::{self, Direction, Event, Progress};
 
 /// The progress callback for a transfer: bars on a TTY, plain lines on stderr otherwise,
 /// nothing with `quiet`.
-pub fn progress(quiet: bool) -> Progress {
+pub fn progress(quiet: bool, direction: Direction) -> Progress {
     if quiet {
         progress::silent()
     } else if std::io::stderr().is_terminal() {
         bars(ProgressDrawTarget::stderr())
     } else {
-        progress::plain_stderr()
+        progress::plain_stderr(direction)
     }
 }
 

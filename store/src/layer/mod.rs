@@ -34,8 +34,8 @@ use oci_spec::image::{Descriptor, Digest};
 use thiserror::Error;
 
 pub use compress::{
-    decompress, BlobEncoder, CompressError, Compression, Decompressor, LayerDigests, LayerWriter,
-    DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR,
+    check_level, decompress, BlobEncoder, CompressError, Compression, Decompressor, LayerDigests,
+    LayerWriter, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, GZIP_LEVEL, ZSTD_LEVEL,
 };
 pub use extract::{extract, ExtractError, ExtractMode, ExtractOptions, ExtractStats};
 pub use read::{ReadError, MAX_EXTENSION};

@@ -2,9 +2,9 @@
 //!
 //! The input is cut into fixed 1 MiB blocks; each is deflated on its own (fresh
 //! compressor, no shared window) and ended with a sync flush, so the compressed
-//! blocks concatenate into one valid deflate stream. The main thread keeps the
-//! CRC-32 and writes the gzip header, the blocks in order, an empty final block
-//! and the trailer. The block size, not the thread count, decides the bytes: a
+//! blocks concatenate into one valid deflate stream. The workers also take each
+//! block's CRC-32; the main thread combines them and writes the gzip header, the
+//! blocks in order, an empty final block and the trailer. The block size, not the thread count, decides the bytes: a
 //! layer gets the same digest on 1 core and on 64.
 
 use std::collections::VecDeque;
@@ -17,8 +17,6 @@ use flate2::{Compress, Crc, FlushCompress};
 
 /// Uncompressed bytes per independently deflated block.
 const BLOCK_SIZE: usize = 1 << 20;
-/// gzip level (zlib's default).
-const LEVEL: u32 = 6;
 /// Blocks whose order-0 entropy (bits per byte) reaches this look random (already
 /// compressed or encrypted content): they are stored, not deflated. Deflate cannot
 /// shrink such data by more than a fraction of a percent, and searching it for matches
@@ -30,7 +28,9 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// An empty deflate block with BFINAL set (fixed Huffman, end-of-block only).
 const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
 
-type Job = (Vec<u8>, SyncSender<io::Result<Vec<u8>>>);
+/// A block's deflated bytes and its CRC.
+type Done = io::Result<(Vec<u8>, Crc)>;
+type Job = (Vec<u8>, u32, SyncSender<Done>);
 
 /// A gzip `Write` adapter that deflates blocks on all cores.
 ///
@@ -40,8 +40,9 @@ pub struct ParallelGzEncoder<W: Write> {
     pending: Vec<u8>,
     crc: Crc,
     header_done: bool,
-    inflight: VecDeque<Receiver<io::Result<Vec<u8>>>>,
+    inflight: VecDeque<Receiver<Done>>,
     pool: Pool,
+    level: u32,
 }
 
 struct Pool {
@@ -81,8 +82,12 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let Ok((data, reply)) = job else { return };
-        let _ = reply.send(deflate_block(&data));
+        let Ok((data, level, reply)) = job else {
+            return;
+        };
+        let mut crc = Crc::new();
+        crc.update(&data);
+        let _ = reply.send(deflate_block(&data, level).map(|out| (out, crc)));
     }
 }
 
@@ -105,10 +110,10 @@ fn entropy(data: &[u8]) -> f64 {
 
 /// Deflates `data` with a fresh compressor, ending on a byte boundary (sync flush).
 /// Random-looking blocks go out as stored blocks (level 0).
-fn deflate_block(data: &[u8]) -> io::Result<Vec<u8>> {
+fn deflate_block(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     let level = match entropy(data) >= STORE_ENTROPY {
         true => 0,
-        false => LEVEL,
+        false => level,
     };
     let mut c = Compress::new(flate2::Compression::new(level), false);
     let mut out = Vec::with_capacity(data.len() / 2 + 4096);
@@ -125,8 +130,8 @@ fn deflate_block(data: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 impl<W: Write> ParallelGzEncoder<W> {
-    /// Starts a gzip stream into `inner` using one worker thread per core.
-    pub fn new(inner: W) -> Self {
+    /// Starts a gzip stream at deflate `level` (0–9) into `inner`, one worker thread per core.
+    pub fn new(inner: W, level: u32) -> Self {
         let threads = super::compress::worker_threads() as usize;
         ParallelGzEncoder {
             inner: Some(inner),
@@ -135,6 +140,7 @@ impl<W: Write> ParallelGzEncoder<W> {
             header_done: false,
             inflight: VecDeque::new(),
             pool: Pool::new(threads),
+            level: level.min(9),
         }
     }
 
@@ -153,14 +159,13 @@ impl<W: Write> ParallelGzEncoder<W> {
     /// Hands the pending block to a worker; waits for the oldest when too many are out.
     fn dispatch(&mut self) -> io::Result<()> {
         let data = std::mem::replace(&mut self.pending, Vec::with_capacity(BLOCK_SIZE));
-        self.crc.update(&data);
         let (tx, rx) = sync_channel(1);
         let jobs = self
             .pool
             .jobs
             .as_ref()
             .ok_or_else(|| io::Error::other("gzip workers gone"))?;
-        jobs.send((data, tx))
+        jobs.send((data, self.level, tx))
             .map_err(|_| io::Error::other("gzip workers gone"))?;
         self.inflight.push_back(rx);
         while self.inflight.len() > 2 * self.pool.threads.len() {
@@ -173,9 +178,10 @@ impl<W: Write> ParallelGzEncoder<W> {
         let Some(rx) = self.inflight.pop_front() else {
             return Ok(());
         };
-        let block = rx
+        let (block, crc) = rx
             .recv()
             .map_err(|_| io::Error::other("gzip worker died"))??;
+        self.crc.combine(&crc);
         self.sink()?.write_all(&block)
     }
 
@@ -225,7 +231,7 @@ mod tests {
     use std::io::Read;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut enc = ParallelGzEncoder::new(Vec::new());
+        let mut enc = ParallelGzEncoder::new(Vec::new(), 6);
         enc.write_all(data).expect("write");
         enc.finish().expect("finish")
     }
@@ -254,6 +260,29 @@ mod tests {
     }
 
     #[test]
+    fn every_level_round_trips_and_higher_levels_are_not_larger() {
+        let data: Vec<u8> = (0..2 * BLOCK_SIZE + 999)
+            .map(|i| b"lorem ipsum dolor sit amet 0123456789\n"[(i * i / 7) % 38])
+            .collect();
+        let size = |level| {
+            let mut enc = ParallelGzEncoder::new(Vec::new(), level);
+            enc.write_all(&data).expect("write");
+            let gz = enc.finish().expect("finish");
+            assert!(
+                gunzip(&gz) == data,
+                "level {level}: content and CRC check out"
+            );
+            gz.len()
+        };
+        let (fast, default, best) = (size(1), size(3), size(9));
+        assert!(
+            best <= default && default <= fast,
+            "{best} {default} {fast}"
+        );
+        assert!(size(0) > data.len(), "level 0 stores");
+    }
+
+    #[test]
     fn random_blocks_are_stored_and_text_is_deflated() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let random: Vec<u8> = (0..BLOCK_SIZE)
@@ -265,7 +294,7 @@ mod tests {
             })
             .collect();
         assert!(entropy(&random) >= STORE_ENTROPY);
-        let stored = deflate_block(&random).expect("deflate");
+        let stored = deflate_block(&random, 6).expect("deflate");
         assert!(
             stored.len() > random.len(),
             "stored blocks add headers only"
@@ -275,7 +304,7 @@ mod tests {
             .map(|i| b"0123456789 \n"[i * 7 % 12])
             .collect();
         assert!(entropy(&text) < STORE_ENTROPY);
-        assert!(deflate_block(&text).expect("deflate").len() < text.len() / 4);
+        assert!(deflate_block(&text, 6).expect("deflate").len() < text.len() / 4);
         let mut both = random.clone();
         both.extend_from_slice(&text);
         assert!(gunzip(&gzip(&both)) == both);
