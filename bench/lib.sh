@@ -213,7 +213,7 @@ scenario_transfer() {
   cp -a "$TEMPLATE" "$x/rb-src"
   "$RBUILD" --root "$x/rb-src" build -q --network none -t xfer:1 "$ctx" >/dev/null
   rm -rf "$ctx"
-  "$RBUILD" --root "$x/rb-src" export xfer:1 "$x/oci"
+  "$RBUILD" --root "$x/rb-src" export --compression none xfer:1 "$x/oci"  # uncompressed, as rbuild stores it
   $BH pull -q "oci:$x/oci" >/dev/null
   $BH tag "$($BH images -q --noheading | head -1)" localhost/xfer:1
   local wipe="rm -rf $WORK/xfer/data"

@@ -34,11 +34,11 @@ pub use blocking::{
     login, login_blocking, logout, pull_blocking, push_blocking, resolve_or_pull_blocking,
 };
 pub use client::ClientOptions;
-pub use compress::{cached as cached_compressed, layer_media_type};
 pub use error::RegistryError;
 pub use platform::Platform;
 pub use pull::{pull as pull_async, PullError, PullOptions};
 pub use push::{push as push_async, PushError, PushOptions};
+pub use rbuild_store::compressed::{cached as cached_compressed, layer_media_type};
 pub use rbuild_store::layer::Compression;
 pub use reference::{Reference, ReferenceError};
 pub use secret::Secret;

@@ -7,7 +7,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use oci_spec::image::{Descriptor, Digest, ImageManifest};
 use rbuild_store::blob::BlobError;
 use rbuild_store::digest::sha256_of;
-use rbuild_store::layer::{CompressError, Compression};
+use rbuild_store::layer::Compression;
 use rbuild_store::{Store, StoreError};
 use thiserror::Error;
 use tokio::sync::Semaphore;
@@ -77,32 +77,9 @@ pub enum PushError {
         #[source]
         source: Box<BlobError>,
     },
-    /// Compressing a layer failed.
-    #[error("compressing layer {digest}: {source}")]
-    Compress {
-        /// The uncompressed layer.
-        digest: Digest,
-        /// What went wrong.
-        #[source]
-        source: CompressError,
-    },
-    /// Reading a layer failed while compressing it.
-    #[error("reading layer {digest}: {source}")]
-    Read {
-        /// The layer.
-        digest: Digest,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A stored uncompressed layer does not hash to its digest.
-    #[error("layer {digest} is damaged in the store: its content hashes to {actual}")]
-    DiffId {
-        /// The layer's digest.
-        digest: Digest,
-        /// What its content hashes to.
-        actual: Digest,
-    },
+    /// Compressing a stored layer failed (or it did not match its digest).
+    #[error(transparent)]
+    Layer(Box<rbuild_store::compressed::CompressLayerError>),
     /// A blob the manifest references is not in the store.
     #[error("blob {digest} is not in the store (pull the image again)")]
     MissingBlob {
@@ -120,15 +97,6 @@ pub enum PushError {
     /// The rewritten manifest could not be serialized.
     #[error("cannot serialize the manifest: {0}")]
     Manifest(#[source] serde_json::Error),
-    /// The compression cache could not be written.
-    #[error("cannot write the compression cache {path}: {source}")]
-    Cache {
-        /// The cache file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// Recording where the blobs live failed.
     #[error("cannot record blob sources under {path}: {source}")]
     Record {

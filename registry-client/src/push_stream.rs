@@ -14,10 +14,11 @@ use tokio::sync::Semaphore;
 
 use crate::api::{Repo, UploadStart};
 use crate::client::BodySource;
-use crate::compress::{cached, compress_layer, layer_media_type};
+use crate::compress::compress_layer;
 use crate::progress::{Event, Progress};
 use crate::push::{PushError, PushOptions};
 use crate::push_blob::push_blob;
+use rbuild_store::compressed::{cached, layer_media_type};
 
 /// Compressed chunks queued between the compressing thread and the upload.
 const QUEUE: usize = 8;

@@ -2,6 +2,7 @@
 //! is `rbuild build`.
 
 mod build;
+mod compression;
 mod diff;
 mod export;
 mod history;

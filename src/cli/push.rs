@@ -5,18 +5,10 @@ use std::process::ExitCode;
 
 use rbuild_registry_client::progress::Direction;
 use rbuild_registry_client::{push_blocking, Compression, PushOptions, Reference};
-use rbuild_store::layer::check_level;
 use rbuild_store::Store;
 
+use super::compression::{self, CompressionArg};
 use super::pull::RegistryArgs;
-
-/// How to compress layers stored uncompressed.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum CompressionArg {
-    Gzip,
-    Zstd,
-    None,
-}
 
 /// Upload an image to a registry
 #[derive(Debug, clap::Args)]
@@ -42,14 +34,8 @@ pub struct Args {
 /// Pushes and prints the manifest digest.
 pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(args.reference.as_deref().unwrap_or(&args.image))?;
-    let compression = match args.compression {
-        CompressionArg::Gzip => Compression::Gzip,
-        CompressionArg::Zstd => Compression::Zstd,
-        CompressionArg::None => Compression::None,
-    };
-    if let Some(level) = args.compression_level {
-        check_level(compression, level).map_err(anyhow::Error::msg)?;
-    }
+    let compression = Compression::from(args.compression);
+    compression::check(compression, args.compression_level)?;
     let opts = PushOptions {
         client: args.registry.options(),
         compression,

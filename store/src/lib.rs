@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod blob;
+pub mod compressed;
 pub mod digest;
 mod error;
 mod gc;

@@ -46,13 +46,33 @@ fn recorded_tree(env: &Env, digest: &str) -> PathBuf {
     env.root().join(rec["dir"].as_str().expect("dir"))
 }
 
+/// The built layers' digests (uncompressed: their diff ids).
 fn built_layers(env: &Env, image: &str) -> Vec<String> {
-    let all = Exported::new(env, image).layer_digests();
+    let all = Exported::with_args(env, image, &["--compression", "none"]).layer_digests();
     all[1..].to_vec() // the first is busybox's, imported as a blob file
 }
 
+/// An export compresses layers with gzip unless told otherwise; the blobs verify.
+fn assert_exports_verify(env: &Env, image: &str) {
+    let gzip = Exported::new(env, image);
+    assert!(
+        gzip.layer_media_types()
+            .iter()
+            .all(|t| t.ends_with("tar+gzip")),
+        "{:?}",
+        gzip.layer_media_types()
+    );
+    assert_blobs_verify(&gzip);
+    let plain = Exported::with_args(env, image, &["--compression", "none"]);
+    assert!(plain
+        .layer_media_types()
+        .iter()
+        .all(|t| t.ends_with("layer.v1.tar")));
+    assert_blobs_verify(&plain);
+}
+
 // A build writes no layer tar: each built layer is a record naming its snapshot. Export
-// regenerates tars that hash to the manifest's digests, `prune --cache` writes them as blob
+// regenerates tars that hash to the manifest's digests (gzip by default, or as they are), `prune --cache` writes them as blob
 // files before the snapshots go, and a snapshot changed behind rbuild's back is refused,
 // naming the layer, by export and by prune, which then keeps the snapshot.
 #[test]
@@ -71,14 +91,14 @@ fn r8_built_layers_are_kept_as_snapshots_and_regenerated_exactly() {
             recorded_tree(&env, d).join("g").exists() || recorded_tree(&env, d).join("f").exists()
         );
     }
-    assert_blobs_verify(&Exported::new(&env, "kept:1"));
+    assert_exports_verify(&env, "kept:1");
 
     env.ok(&["prune", "--cache"]);
     for d in &layers {
         assert!(blob_file(&env, d).exists(), "{d} materialized");
         assert!(!record(&env, d).exists(), "record of {d} dropped");
     }
-    assert_blobs_verify(&Exported::new(&env, "kept:1"));
+    assert_exports_verify(&env, "kept:1");
 
     fs::write(ctx.join("f"), "two\n").unwrap();
     build(&env, &["-t", "kept:2"], &ctx);
@@ -101,5 +121,5 @@ fn r8_built_layers_are_kept_as_snapshots_and_regenerated_exactly() {
     env.ok(&["rmi", "kept:2"]);
     env.ok(&["prune", "--cache"]);
     assert!(!Path::new(&tree).exists());
-    assert_blobs_verify(&Exported::new(&env, "kept:1"));
+    assert_exports_verify(&env, "kept:1");
 }

@@ -75,12 +75,20 @@ pub struct Exported {
 impl Exported {
     /// `rbuild export NAME:TAG` into a fresh dir of `env`.
     pub fn new(env: &Env, image: &str) -> Self {
+        Self::with_args(env, image, &[])
+    }
+
+    /// `rbuild export ARGS NAME:TAG` into a fresh dir of `env`.
+    pub fn with_args(env: &Env, image: &str, args: &[&str]) -> Self {
         let (_, tag) = image
             .rsplit_once(':')
             .expect("images in these tests are NAME:TAG");
         let dir = env.path(&format!("oci-{}", image.replace([':', '/'], "-")));
         let _ = fs::remove_dir_all(&dir);
-        env.ok(&["export", image, dir.to_str().expect("utf-8 path")]);
+        let mut cmd = vec!["export"];
+        cmd.extend_from_slice(args);
+        cmd.extend([image, dir.to_str().expect("utf-8 path")]);
+        env.ok(&cmd);
         let index = read_json(&dir.join("index.json"));
         let digest = index["manifests"][0]["digest"]
             .as_str()
@@ -119,9 +127,18 @@ impl Exported {
 
     /// The layer digests (`sha256:…`), bottom first.
     pub fn layer_digests(&self) -> Vec<String> {
+        self.layer_field("digest")
+    }
+
+    /// The layer media types, bottom first.
+    pub fn layer_media_types(&self) -> Vec<String> {
+        self.layer_field("mediaType")
+    }
+
+    fn layer_field(&self, field: &str) -> Vec<String> {
         let layers = self.manifest["layers"].as_array().expect("layers");
-        let digest = |l: &Value| l["digest"].as_str().expect("layer digest").to_string();
-        layers.iter().map(digest).collect()
+        let get = |l: &Value| l[field].as_str().expect("layer field").to_string();
+        layers.iter().map(get).collect()
     }
 
     /// The entries of every layer, bottom first.

@@ -11,7 +11,7 @@ use oci_spec::image::Descriptor;
 
 use super::error::ArchiveError;
 use super::import::{import_archive, Imported};
-use super::layout::{export_oci, ExportTarget};
+use super::layout::{export_oci, ExportOptions, ExportTarget};
 use crate::{ImageName, Store};
 
 /// Writes `images` into a `docker save` tar at `out`.
@@ -20,7 +20,11 @@ pub fn save(
     images: &[(Option<ImageName>, Descriptor)],
     out: &Path,
 ) -> Result<(), ArchiveError> {
-    export_oci(store, images, &ExportTarget::Tar(out.to_path_buf()), true)
+    let opts = ExportOptions {
+        docker: true,
+        ..ExportOptions::default()
+    };
+    export_oci(store, images, &ExportTarget::Tar(out.to_path_buf()), &opts)
 }
 
 /// Loads every image of a `docker save` tar, tagging each with its `RepoTags`.

@@ -13,6 +13,9 @@ pub enum ArchiveError {
     /// A blob operation failed.
     #[error(transparent)]
     Blob(#[from] crate::blob::BlobError),
+    /// Compressing a layer for the export failed.
+    #[error(transparent)]
+    Compress(#[from] crate::compressed::CompressLayerError),
     /// Reading or writing the archive failed.
     #[error("{op} {path}: {source}")]
     Io {

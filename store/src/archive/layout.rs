@@ -12,8 +12,22 @@ use serde::Serialize;
 use super::error::{io_err, ArchiveError};
 use super::CONTAINERD_NAME;
 use crate::blob::BlobRead;
+use crate::compressed;
 use crate::index::{with_ref, REF_NAME};
+use crate::layer::Compression;
 use crate::{Image, ImageName, Store};
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// Also write `manifest.json` and `repositories` (a `docker save` archive).
+    pub docker: bool,
+    /// Compress layers stored uncompressed (the manifest then names the compressed blobs,
+    /// made once and remembered as for a push); `None` writes them as stored.
+    pub compression: Compression,
+    /// The compression level (`None`: the default).
+    pub level: Option<i32>,
+}
 
 /// Where an export goes.
 #[derive(Debug, Clone)]
@@ -47,13 +61,13 @@ struct DockerEntry {
 
 /// Exports images as an OCI layout. Each index entry carries `ref.name` = the tag (what
 /// skopeo's `oci:DIR:TAG` and umoci's `DIR:TAG` look for) and the full name in
-/// `io.containerd.image.name`. With `docker`, also writes `manifest.json` and
+/// `io.containerd.image.name`. With `opts.docker`, also writes `manifest.json` and
 /// `repositories` so `docker load` reads it.
 pub fn export_oci(
     store: &Store,
     images: &[(Option<ImageName>, Descriptor)],
     target: &ExportTarget,
-    docker: bool,
+    opts: &ExportOptions,
 ) -> Result<(), ArchiveError> {
     // Shared: no gc or prune removes a blob or a layer's snapshot while it is copied out.
     let _lock = store.lock_shared()?;
@@ -66,7 +80,8 @@ pub fn export_oci(
     let mut repos: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut written = std::collections::HashSet::new();
     for (name, desc) in images {
-        let image = store.image(desc)?;
+        let image = compressed_image(store, store.image(desc)?, opts)?;
+        let desc = &image.manifest_desc;
         for blob in blobs_of(&image) {
             if written.insert(blob.digest().to_string()) {
                 copy_blob(store, sink.as_mut(), blob.digest(), blob.size())?;
@@ -84,7 +99,7 @@ pub fn export_oci(
     }
     sink.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     sink.file("index.json", &to_json(&index)?)?;
-    if docker {
+    if opts.docker {
         sink.file("manifest.json", &to_json(&entries)?)?;
         sink.file("repositories", &to_json(&repos)?)?;
     }
@@ -127,6 +142,33 @@ fn docker_entry(image: &Image, name: Option<&ImageName>) -> DockerEntry {
             .map(|l| path(l.digest()))
             .collect(),
     }
+}
+
+/// `image` with its uncompressed layers compressed as `opts` asks; a changed manifest is
+/// stored (a small blob gc collects) so it is exported like any other.
+fn compressed_image(
+    store: &Store,
+    image: Image,
+    opts: &ExportOptions,
+) -> Result<Image, ArchiveError> {
+    let media_type = image.manifest_desc.media_type().clone();
+    let manifest_type = media_type.to_string();
+    let compress = |l| compressed::ensure(store, l, opts.compression, opts.level, &manifest_type);
+    let layers = (image.manifest.layers().iter())
+        .map(compress)
+        .collect::<Result<Vec<_>, _>>()?;
+    if &layers == image.manifest.layers() {
+        return Ok(image);
+    }
+    let mut manifest = image.manifest.clone();
+    manifest.set_layers(layers);
+    let mut manifest_desc = store.put_json(media_type, &manifest)?;
+    manifest_desc.set_platform(image.manifest_desc.platform().clone());
+    Ok(Image {
+        manifest_desc,
+        manifest,
+        ..image
+    })
 }
 
 /// The manifest, config and layer descriptors of an image.

@@ -14,7 +14,7 @@ mod source;
 pub use docker::{load, save};
 pub use error::ArchiveError;
 pub use import::{import, Imported};
-pub use layout::{export_oci, ExportTarget};
+pub use layout::{export_oci, ExportOptions, ExportTarget};
 
 /// The annotation containerd uses for an image's full name inside an OCI layout.
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
