@@ -69,9 +69,11 @@ versions() {
 # --- measuring -----------------------------------------------------------------------------
 
 # measure ID TOOL PREPARE CMD: hyperfine (--warmup 1) into $OUT/ID.TOOL.json; PREPARE may be "".
+# Every run starts after a `sync`: the writeback of what an earlier run (of any tool) wrote
+# is not charged to the run that happens to follow it (an fsync then waits for all of it).
 measure() {
   local id=$1 tool=$2 prep=$3 cmd=$4 args=(--warmup 1 --runs "$RUNS" --style none)
-  [ -z "$prep" ] || args+=(--prepare "$prep")
+  args+=(--prepare "${prep:+$prep; }sync")
   hyperfine "${args[@]}" --export-json "$OUT/$id.$tool.json" "$cmd" >/dev/null
   python3 - "$OUT/$id.$tool.json" "$id" "$tool" <<'PY' >&2
 import json, sys

@@ -209,3 +209,13 @@ fn losing_a_commit_race_leaves_the_key_active() {
         "only the winner's link"
     );
 }
+
+#[test]
+fn the_snapshot_area_spreads_its_children_over_block_groups() {
+    let (_d, s) = snapshotter();
+    let f = std::fs::File::open(s.root()).expect("open snapshots/");
+    match rustix::fs::ioctl_getflags(&f) {
+        Ok(flags) => assert!(flags.contains(rustix::fs::IFlags::TOPDIR), "{flags:?}"),
+        Err(e) => eprintln!("skipped: this file system has no inode flags ({e})"),
+    }
+}
