@@ -112,6 +112,19 @@ fn directory_copies_its_contents() {
 }
 
 #[test]
+fn a_later_source_replaces_entries_an_earlier_one_put_in_new_dirs() {
+    let f = fixture();
+    f.file("one/x", "1");
+    f.file("one/sub/y", "1");
+    f.file("two/x", "2");
+    f.file("two/sub/y", "2");
+    f.file("two/sub/z", "2");
+    copy_into(&f.root, &f.req(&["one", "two"], "/out/")).unwrap();
+    assert_eq!((f.read("out/x"), f.read("out/sub/y")), ("2".into(), "2".into()));
+    assert_eq!(f.read("out/sub/z"), "2");
+}
+
+#[test]
 fn several_sources_need_a_slash_and_globs_expand() {
     let f = fixture();
     f.file("a.txt", "a");

@@ -1,6 +1,6 @@
 //! Copying resolved sources into the destination rootfs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -25,6 +25,9 @@ pub(crate) struct Copier<'a> {
     chmod: Option<u32>,
     /// Source (dev, inode) → first destination path, to keep hardlinks.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Directories this copier made for the source being copied: nothing is in the way of
+    /// an entry placed in one of them, so it needs no `lstat` + remove first.
+    fresh: HashSet<PathBuf>,
     /// Directories whose times are set once their contents are written.
     pub(crate) dir_times: Vec<DirTimes>,
     pub(crate) stats: CopyStats,
@@ -45,6 +48,7 @@ impl<'a> Copier<'a> {
             keep_owner,
             chmod,
             links,
+            fresh: HashSet::new(),
             dir_times,
             stats,
         }
@@ -96,6 +100,7 @@ impl<'a> Copier<'a> {
         dest: &Dest,
         extract: bool,
     ) -> Result<(), CopyError> {
+        self.fresh.clear(); // this source may put entries into dirs an earlier one made
         if src.meta.is_dir() {
             let dir = self.mkdir_p(&dest.path, Some(src))?;
             return self.copy_contents(src, src_root, ignore, dir);
@@ -228,6 +233,7 @@ impl<'a> Copier<'a> {
         }
         fsops::clear(&host, false)?;
         fsops::mkdir(&host)?;
+        self.fresh.insert(host.clone());
         self.stats.dirs += 1;
         self.apply_dir_meta(src, meta, &host)?;
         Ok(InRoot {
@@ -262,7 +268,9 @@ impl<'a> Copier<'a> {
         meta: &Metadata,
         target: &Path,
     ) -> Result<(), CopyError> {
-        fsops::clear(target, true)?;
+        if !target.parent().is_some_and(|p| self.fresh.contains(p)) {
+            fsops::clear(target, true)?;
+        }
         let ft = meta.file_type();
         if ft.is_socket() {
             return Ok(());
@@ -285,7 +293,9 @@ impl<'a> Copier<'a> {
         }
         if ft.is_file() {
             let mut from = std::fs::File::open(src).map_err(|e| CopyError::io("open", src, e))?;
-            self.write_file(&mut from, target)?;
+            let to = self.fill_file(&mut from, target)?;
+            let (owner, mode) = (self.owner_for(owner_of(meta)), self.mode_for(meta.mode()));
+            return fsops::finish_file(&to, target, owner, mode, &from, meta);
         } else {
             fsops::mknod(target, meta)?;
             self.stats.specials += 1;
@@ -312,11 +322,22 @@ impl<'a> Copier<'a> {
         content: &mut R,
         target: &Path,
     ) -> Result<u64, CopyError> {
+        let before = self.stats.bytes;
+        self.fill_file(content, target)?;
+        Ok(self.stats.bytes - before)
+    }
+
+    /// [`Copier::write_file`], returning the open file.
+    fn fill_file<R: Read + ?Sized>(
+        &mut self,
+        content: &mut R,
+        target: &Path,
+    ) -> Result<std::fs::File, CopyError> {
         let mut to = fsops::create_file(target)?;
         let n = std::io::copy(content, &mut to).map_err(|e| CopyError::io("write", target, e))?;
         self.stats.files += 1;
         self.stats.bytes += n;
-        Ok(n)
+        Ok(to)
     }
 }
 
