@@ -13,6 +13,7 @@
 #
 # Env: QUICK=1, RUNS (5; QUICK 3), BIG_MB (200; QUICK 40), MANY (50000; QUICK 5000),
 #      DEEP (100; QUICK 20), XFER_MB (1000; QUICK 200), INSPECT_FILES (50000; QUICK 5000),
+#      MANY_COOLDOWN (before each cold manyfiles run; default "sync; sleep 31", see lib.sh),
 #      WORK (scratch, default /var/tmp/rbuild-bench, removed at the end unless KEEP=1),
 #      RBUILD (binary; default: cargo build --release, then $CARGO_TARGET_DIR/release/rbuild).
 # Needs (Debian): docker.io buildah skopeo docker-registry hyperfine time busybox-static python3.
