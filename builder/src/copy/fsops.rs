@@ -103,7 +103,10 @@ pub(crate) fn finish_file(
     meta: &Metadata,
 ) -> Result<(), CopyError> {
     let err = |op: &'static str| move |e: Errno| CopyError::io(op, path, e.into());
-    let (uid, gid) = (rustix::fs::Uid::from_raw(owner.uid), rustix::fs::Gid::from_raw(owner.gid));
+    let (uid, gid) = (
+        rustix::fs::Uid::from_raw(owner.uid),
+        rustix::fs::Gid::from_raw(owner.gid),
+    );
     rustix::fs::fchown(file, Some(uid), Some(gid)).map_err(err("chown"))?;
     rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err("chmod"))?;
     fcopy_xattrs(src, file, path)?;

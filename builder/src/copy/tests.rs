@@ -120,7 +120,10 @@ fn a_later_source_replaces_entries_an_earlier_one_put_in_new_dirs() {
     f.file("two/sub/y", "2");
     f.file("two/sub/z", "2");
     copy_into(&f.root, &f.req(&["one", "two"], "/out/")).unwrap();
-    assert_eq!((f.read("out/x"), f.read("out/sub/y")), ("2".into(), "2".into()));
+    assert_eq!(
+        (f.read("out/x"), f.read("out/sub/y")),
+        ("2".into(), "2".into())
+    );
     assert_eq!(f.read("out/sub/z"), "2");
 }
 

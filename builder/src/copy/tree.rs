@@ -28,6 +28,8 @@ pub(crate) struct Copier<'a> {
     /// Directories this copier made for the source being copied: nothing is in the way of
     /// an entry placed in one of them, so it needs no `lstat` + remove first.
     fresh: HashSet<PathBuf>,
+    /// The buffer small files are copied through.
+    scratch: Vec<u8>,
     /// Directories whose times are set once their contents are written.
     pub(crate) dir_times: Vec<DirTimes>,
     pub(crate) stats: CopyStats,
@@ -49,6 +51,7 @@ impl<'a> Copier<'a> {
             chmod,
             links,
             fresh: HashSet::new(),
+            scratch: Vec::new(),
             dir_times,
             stats,
         }
@@ -293,7 +296,18 @@ impl<'a> Copier<'a> {
         }
         if ft.is_file() {
             let mut from = std::fs::File::open(src).map_err(|e| CopyError::io("open", src, e))?;
-            let to = self.fill_file(&mut from, target)?;
+            let to = match meta.len() <= SMALL_FILE {
+                // One read and one write: copy_file_range fails with EXDEV from the context
+                // into the overlay mount, and the sendfile fallback costs two more calls.
+                true => {
+                    let mut buf = std::mem::take(&mut self.scratch);
+                    let n = read_small(&mut from, src, &mut buf)?;
+                    let to = self.fill_file(&mut &buf[..n], target);
+                    self.scratch = buf;
+                    to?
+                }
+                false => self.fill_file(&mut from, target)?,
+            };
             let (owner, mode) = (self.owner_for(owner_of(meta)), self.mode_for(meta.mode()));
             return fsops::finish_file(&to, target, owner, mode, &from, meta);
         } else {
@@ -338,6 +352,25 @@ impl<'a> Copier<'a> {
         self.stats.files += 1;
         self.stats.bytes += n;
         Ok(to)
+    }
+}
+
+/// Files up to this size are copied through a buffer (see [`Copier::place`]).
+const SMALL_FILE: u64 = 64 << 10;
+
+/// Reads a small file whole (whatever its length is by now) into `buf`; returns its length.
+fn read_small(from: &mut std::fs::File, src: &Path, buf: &mut Vec<u8>) -> Result<usize, CopyError> {
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize((n * 2).max(SMALL_FILE as usize + 1), 0); // first use, or it grew
+        }
+        match from.read(&mut buf[n..]) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(CopyError::io("read", src, e)),
+        }
     }
 }
 

@@ -91,13 +91,19 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// The order-0 entropy of `data` in bits per byte (0 for empty input).
+/// Every how many bytes [`entropy`] counts one: a seventh of a block is plenty to tell random
+/// bytes from text (a 1 MiB random block still measures above 7.998 bits/byte), and a stride
+/// coprime with common record sizes (2, 4, 8, 16, …) does not alias with their layout.
+const ENTROPY_STRIDE: usize = 7;
+
+/// The order-0 entropy of `data` in bits per byte, from every [`ENTROPY_STRIDE`]th byte (0 for
+/// empty input).
 fn entropy(data: &[u8]) -> f64 {
     let mut counts = [0u64; 256];
-    for &b in data {
+    for &b in data.iter().step_by(ENTROPY_STRIDE) {
         counts[usize::from(b)] += 1;
     }
-    let n = data.len() as f64;
+    let n = data.len().div_ceil(ENTROPY_STRIDE) as f64;
     counts
         .iter()
         .filter(|&&c| c > 0)
