@@ -150,11 +150,11 @@ impl LayerDigests {
     }
 }
 
+/// What the tar goes into: the sink itself (uncompressed: the blob is the tar, hashed once) or
+/// an encoder whose output is hashed on its way to the sink.
 enum Encoder<W: Write> {
-    /// No compression: the blob is the tar, hashed once.
     Plain(W),
-    Gzip(ParallelGzEncoder<HashingWriter<W>>),
-    Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
+    Compressed(Box<BlobEncoder<HashingWriter<W>>>),
 }
 
 /// A `Write` that takes a tar stream and writes the compressed layer into a sink,
@@ -169,22 +169,11 @@ pub struct LayerWriter<W: Write> {
 }
 
 impl<W: Write> LayerWriter<W> {
-    /// Starts a layer compressed with `compression` into `sink`.
+    /// Starts a layer compressed with `compression` (default level) into `sink`.
     pub fn new(sink: W, compression: Compression) -> Result<Self, CompressError> {
         let encoder = match compression {
             Compression::None => Encoder::Plain(sink),
-            Compression::Gzip => Encoder::Gzip(ParallelGzEncoder::new(
-                HashingWriter::new(sink),
-                GZIP_LEVEL.unsigned_abs(),
-            )),
-            Compression::Zstd => {
-                Encoder::Zstd(zstd_encoder(HashingWriter::new(sink), ZSTD_LEVEL).map_err(
-                    |source| CompressError::Start {
-                        compression,
-                        source,
-                    },
-                )?)
-            }
+            c => Encoder::Compressed(Box::new(BlobEncoder::new(HashingWriter::new(sink), c)?)),
         };
         Ok(LayerWriter {
             tar: HashingWriter::new(encoder),
@@ -200,39 +189,25 @@ impl<W: Write> LayerWriter<W> {
     /// Flushes the encoder; returns the sink and the digests of both streams.
     pub fn finish(self) -> Result<(W, LayerDigests), CompressError> {
         let compression = self.compression;
-        let err = |source| CompressError::Finish {
-            compression,
-            source,
-        };
         let (encoder, diff_id, tar_size) = self.tar.into_parts();
-        let mut blob = match encoder {
+        let (sink, digest, size) = match encoder {
             Encoder::Plain(mut sink) => {
-                sink.flush().map_err(err)?;
-                let (digest, size) = (diff_id.clone(), tar_size);
-                let digests = LayerDigests {
-                    diff_id,
-                    tar_size,
-                    digest,
-                    size,
+                sink.flush().map_err(|source| CompressError::Finish {
                     compression,
-                };
-                return Ok((sink, digests));
+                    source,
+                })?;
+                (sink, diff_id.clone(), tar_size)
             }
-            Encoder::Gzip(gz) => gz.finish().map_err(err)?,
-            Encoder::Zstd(z) => z.finish().map_err(err)?,
+            Encoder::Compressed(e) => e.finish()?.into_parts(),
         };
-        blob.flush().map_err(err)?;
-        let (sink, digest, size) = blob.into_parts();
-        Ok((
-            sink,
-            LayerDigests {
-                diff_id,
-                tar_size,
-                digest,
-                size,
-                compression,
-            },
-        ))
+        let digests = LayerDigests {
+            diff_id,
+            tar_size,
+            digest,
+            size,
+            compression,
+        };
+        Ok((sink, digests))
     }
 }
 
@@ -347,16 +322,14 @@ impl<W: Write> Write for Encoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Encoder::Plain(w) => w.write(buf),
-            Encoder::Gzip(w) => w.write(buf),
-            Encoder::Zstd(w) => w.write(buf),
+            Encoder::Compressed(w) => w.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Encoder::Plain(w) => w.flush(),
-            Encoder::Gzip(w) => w.flush(),
-            Encoder::Zstd(w) => w.flush(),
+            Encoder::Compressed(w) => w.flush(),
         }
     }
 }
