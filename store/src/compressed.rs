@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use thiserror::Error;
 
-use crate::blob::{BlobError, BlobIngest, BlobRead, BlobWriter};
+use crate::blob::{pump, BlobError, BlobIngest, BlobRead, BlobWriter};
 use crate::digest::{parse_digest, Hasher};
 use crate::layer::{BlobEncoder, CompressError, Compression, DOCKER_LAYER_GZIP};
 use crate::Store;
-
-/// Uncompressed bytes read per `read()` (large reads, few syscalls).
-const READ_SIZE: usize = 1 << 20;
 
 /// Why a layer could not be compressed.
 #[derive(Debug, Error)]
@@ -117,6 +114,13 @@ pub fn layer_media_type(c: Compression, manifest_type: &str) -> MediaType {
     }
 }
 
+/// Whether `layer` is stored uncompressed and `c` asks for compression: the layers a push or
+/// an export compresses (anything else goes out as it is).
+pub fn needs_compression(layer: &Descriptor, c: Compression) -> bool {
+    let plain = Compression::from_media_type(layer.media_type()) == Some(Compression::None);
+    plain && c != Compression::None
+}
+
 /// The descriptor of `layer` compressed with `c` for a manifest of `manifest_type`: from the
 /// cache, else compressed now. Layers that are not stored uncompressed come back as they are.
 pub fn ensure(
@@ -126,8 +130,7 @@ pub fn ensure(
     level: Option<i32>,
     manifest_type: &str,
 ) -> Result<Descriptor, CompressLayerError> {
-    let plain = Compression::from_media_type(layer.media_type()) == Some(Compression::None);
-    if !plain || c == Compression::None {
+    if !needs_compression(layer, c) {
         return Ok(layer.clone());
     }
     let (digest, size) = match cached(store, layer.digest(), c) {
@@ -213,23 +216,6 @@ impl<R: Read> Read for Rehash<R> {
             h.update(&buf[..n]);
         }
         Ok(n)
-    }
-}
-
-/// Copies `reader` into `writer` in [`READ_SIZE`] pieces, reporting the bytes done.
-fn pump(reader: &mut dyn Read, writer: &mut dyn Write, progress: &dyn Fn(u64)) -> io::Result<()> {
-    let mut buf = vec![0u8; READ_SIZE];
-    let mut done = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        writer.write_all(&buf[..n])?;
-        done += n as u64;
-        progress(done);
     }
 }
 

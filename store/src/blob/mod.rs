@@ -122,6 +122,31 @@ pub trait BlobAdmin: Send + Sync {
 pub trait BlobStore: BlobRead + BlobIngest + BlobAdmin {}
 impl<T: BlobRead + BlobIngest + BlobAdmin> BlobStore for T {}
 
+/// Bytes read per `read()` by [`pump`] (large reads, few syscalls).
+const READ_SIZE: usize = 1 << 20;
+
+/// Copies `reader` into `writer` in [`READ_SIZE`] pieces, reporting the bytes done; returns
+/// the total.
+pub(crate) fn pump(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut done = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(done),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buf[..n])?;
+        done += n as u64;
+        progress(done);
+    }
+}
+
 /// Checks a finished write against what was expected.
 pub(crate) fn verify(
     expected: Option<&Expected>,

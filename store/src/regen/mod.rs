@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
 
-use crate::blob::{BlobAdmin, BlobError, BlobIngest, BlobRead, BlobWriter, Expected, FsBlobStore};
+use crate::blob::{
+    pump, BlobAdmin, BlobError, BlobIngest, BlobRead, BlobWriter, Expected, FsBlobStore,
+};
 use crate::layer::TreeOptions;
 pub use record::Record;
 
@@ -75,7 +77,7 @@ impl StoreBlobs {
         };
         let mut reader = self.regenerate(digest, &rec)?;
         let mut w = self.files.begin()?;
-        copy(&mut reader, &mut w).map_err(|source| BlobError::Io {
+        pump(&mut reader, &mut w, &|_| {}).map_err(|source| BlobError::Io {
             op: "regenerate",
             path: self.root.join(&rec.dir),
             source,
@@ -109,19 +111,6 @@ impl StoreBlobs {
             size: rec.size,
         };
         Ok(reader::regenerate(self.root.join(&rec.dir), opts, target))
-    }
-}
-
-fn copy(r: &mut dyn Read, w: &mut dyn std::io::Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        w.write_all(&buf[..n])?;
-        total += n as u64;
     }
 }
 
