@@ -5,12 +5,12 @@
 //! the annotation, so it stays listed and reachable until pruned.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use oci_spec::image::{Descriptor, ImageIndex};
 
+use crate::durable;
 use crate::error::{io_err, StoreError};
 use crate::lock;
 use crate::name::ImageName;
@@ -40,20 +40,14 @@ pub(crate) fn load(root: &Path) -> Result<ImageIndex, StoreError> {
 
 /// Writes `index.json` atomically: temp file, fsync, rename, fsync dir.
 pub(crate) fn save(root: &Path, index: &ImageIndex) -> Result<(), StoreError> {
-    let path = root.join("index.json");
-    let tmp = root.join(format!(".index.json.{}", std::process::id()));
     let bytes = serde_json::to_vec(index).map_err(|source| StoreError::Json {
         what: "index",
-        subject: path.display().to_string(),
+        subject: root.join("index.json").display().to_string(),
         source,
     })?;
-    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(&bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("fsync", &tmp))?;
-    fs::rename(&tmp, &path).map_err(io_err("rename", &path))?;
-    File::open(root)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync", root))
+    durable::replace(root, "index.json", &bytes, |op, path, e| {
+        io_err(op, path)(e)
+    })
 }
 
 /// Runs `f` on the index under the index lock and saves the result.

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod blob;
 pub mod compressed;
 pub mod digest;
+mod durable;
 mod error;
 mod gc;
 pub mod image;

@@ -2,14 +2,15 @@
 //! the directory the layer's tar is made from (relative to the store root, so a copied store
 //! keeps working) and how it was written.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobError;
+use crate::durable;
 use crate::layer::{TreeMode, TreeOptions};
 
 /// Records larger than this are not records.
@@ -109,19 +110,9 @@ pub fn load(dir: &Path, digest: &Digest) -> Result<Option<Record>, BlobError> {
 pub fn save(dir: &Path, digest: &Digest, record: &Record) -> Result<(), BlobError> {
     fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     let bytes = serde_json::to_vec(record).expect("a record always serializes");
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        digest.digest(),
-        rand::random::<u32>()
-    ));
-    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(&bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("fsync", &tmp))?;
-    let path = dir.join(digest.digest());
-    fs::rename(&tmp, &path).map_err(io_err("rename", &path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync", dir))
+    durable::replace(dir, digest.digest(), &bytes, |op, path, e| {
+        io_err(op, path)(e)
+    })
 }
 
 /// Removes the record for `digest`; `Ok(false)` when there was none.
