@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{Descriptor, Digest};
-use rbuild_store::layer::Compression;
 use rbuild_store::Store;
 use tokio::sync::Semaphore;
 
@@ -18,7 +17,7 @@ use crate::compress::compress_layer;
 use crate::progress::{Event, Progress};
 use crate::push::{PushError, PushOptions};
 use crate::push_blob::push_blob;
-use rbuild_store::compressed::{cached, layer_media_type};
+use rbuild_store::compressed::{cached, layer_media_type, needs_compression};
 
 /// Compressed chunks queued between the compressing thread and the upload.
 const QUEUE: usize = 8;
@@ -36,8 +35,7 @@ pub(crate) async fn push_layer(
     compressing: &Semaphore,
 ) -> Result<Descriptor, PushError> {
     let c = opts.compression;
-    let plain = Compression::from_media_type(layer.media_type()) == Some(Compression::None);
-    if !plain || c == Compression::None {
+    if !needs_compression(layer, c) {
         push_blob(store, repo, layer, opts).await?;
         return Ok(layer.clone());
     }
