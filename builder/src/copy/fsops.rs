@@ -1,6 +1,7 @@
 //! Filesystem primitives for writing into a rootfs: create without following symlinks,
 //! replace what is in the way, and set owner, mode, xattrs and times.
 
+use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
@@ -79,16 +80,32 @@ pub(crate) fn set_times(
     atime: (i64, i64),
     mtime: (i64, i64),
 ) -> Result<(), CopyError> {
+    rustix::fs::utimensat(
+        CWD,
+        path,
+        &timestamps(atime, mtime),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| CopyError::io("utimensat", path, e.into()))
+}
+
+fn timestamps(atime: (i64, i64), mtime: (i64, i64)) -> Timestamps {
     let ts = |(s, ns): (i64, i64)| Timespec {
         tv_sec: s,
         tv_nsec: ns,
     };
-    let times = Timestamps {
+    Timestamps {
         last_access: ts(atime),
         last_modification: ts(mtime),
-    };
-    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| CopyError::io("utimensat", path, e.into()))
+    }
+}
+
+/// The (atime, mtime) of `meta` as (seconds, nanoseconds).
+pub(crate) fn times_of(meta: &Metadata) -> ((i64, i64), (i64, i64)) {
+    (
+        (meta.atime(), meta.atime_nsec()),
+        (meta.mtime(), meta.mtime_nsec()),
+    )
 }
 
 /// Owner, mode, xattrs (from the open source `src`) and times of a regular file written
@@ -109,94 +126,101 @@ pub(crate) fn finish_file(
     );
     rustix::fs::fchown(file, Some(uid), Some(gid)).map_err(err("chown"))?;
     rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err("chmod"))?;
-    fcopy_xattrs(src, file, path)?;
-    let ts = |s: i64, ns: i64| Timespec {
-        tv_sec: s,
-        tv_nsec: ns,
-    };
-    let times = Timestamps {
-        last_access: ts(meta.atime(), meta.atime_nsec()),
-        last_modification: ts(meta.mtime(), meta.mtime_nsec()),
-    };
-    rustix::fs::futimens(file, &times).map_err(err("utimensat"))
-}
-
-/// [`copy_xattrs`] between open files.
-fn fcopy_xattrs(src: &File, dst: &File, path: &Path) -> Result<(), CopyError> {
-    let err = |op: &'static str| move |e: Errno| CopyError::io(op, path, e.into());
-    let size = match rustix::fs::flistxattr_query(src) {
-        Ok(0) | Err(Errno::NOTSUP) => return Ok(()),
-        Ok(n) => n,
-        Err(e) => return Err(err("listxattr")(e)),
-    };
-    let mut names = vec![0u8; size];
-    let n = rustix::fs::flistxattr(src, &mut names[..]).map_err(err("listxattr"))?;
-    names.truncate(n);
-    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        if name == b"security.selinux" {
-            continue;
-        }
-        let name = std::ffi::OsStr::from_bytes(name);
-        let size = rustix::fs::fgetxattr_query(src, name).map_err(err("getxattr"))?;
-        let mut value = vec![0u8; size];
-        let n = rustix::fs::fgetxattr(src, name, &mut value[..]).map_err(err("getxattr"))?;
-        value.truncate(n);
-        match rustix::fs::fsetxattr(dst, name, &value, XattrFlags::empty()) {
-            Ok(()) | Err(Errno::NOTSUP) => {}
-            Err(e) => return Err(err("setxattr")(e)),
-        }
-    }
-    Ok(())
+    copy_xattrs_between((Node::File(src), path), (Node::File(file), path))?;
+    let (atime, mtime) = times_of(meta);
+    rustix::fs::futimens(file, &timestamps(atime, mtime)).map_err(err("utimensat"))
 }
 
 /// Copies the times of `meta` onto `path`.
 pub(crate) fn copy_times(path: &Path, meta: &Metadata) -> Result<(), CopyError> {
-    set_times(
-        path,
-        (meta.atime(), meta.atime_nsec()),
-        (meta.mtime(), meta.mtime_nsec()),
-    )
+    let (atime, mtime) = times_of(meta);
+    set_times(path, atime, mtime)
 }
 
 /// Copies extended attributes from `src` to `dst` (neither followed if a symlink).
 /// Host-specific `security.selinux` labels are not copied; a filesystem without xattr
 /// support is not an error.
 pub(crate) fn copy_xattrs(src: &Path, dst: &Path) -> Result<(), CopyError> {
-    let names = list_xattrs(src)?;
+    copy_xattrs_between((Node::Path(src), src), (Node::Path(dst), dst))
+}
+
+/// Where extended attributes are read or written: a path (a symlink itself, not followed) or
+/// an open file.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Path(&'a Path),
+    File(&'a File),
+}
+
+impl Node<'_> {
+    /// The NUL-separated names; none where the file system has no xattrs.
+    fn names(self) -> Result<Vec<u8>, Errno> {
+        let read = match self {
+            Node::Path(p) => sized(
+                || rustix::fs::llistxattr_query(p),
+                |b| rustix::fs::llistxattr(p, b),
+            ),
+            Node::File(f) => sized(
+                || rustix::fs::flistxattr_query(f),
+                |b| rustix::fs::flistxattr(f, b),
+            ),
+        };
+        match read {
+            Err(Errno::NOTSUP) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    fn get(self, name: &OsStr) -> Result<Vec<u8>, Errno> {
+        match self {
+            Node::Path(p) => sized(
+                || rustix::fs::lgetxattr_query(p, name),
+                |b| rustix::fs::lgetxattr(p, name, b),
+            ),
+            Node::File(f) => sized(
+                || rustix::fs::fgetxattr_query(f, name),
+                |b| rustix::fs::fgetxattr(f, name, b),
+            ),
+        }
+    }
+
+    fn set(self, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
+        match self {
+            Node::Path(p) => rustix::fs::lsetxattr(p, name, value, XattrFlags::empty()),
+            Node::File(f) => rustix::fs::fsetxattr(f, name, value, XattrFlags::empty()),
+        }
+    }
+}
+
+/// Asks for the size, then reads that much.
+fn sized(
+    query: impl Fn() -> Result<usize, Errno>,
+    fill: impl Fn(&mut [u8]) -> Result<usize, Errno>,
+) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; query()?];
+    let n = fill(&mut buf[..])?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Copies every xattr but `security.selinux` from `src` to `dst`; each side comes with the
+/// path its errors name. A destination without xattr support is not an error.
+fn copy_xattrs_between(
+    (src, src_path): (Node<'_>, &Path),
+    (dst, dst_path): (Node<'_>, &Path),
+) -> Result<(), CopyError> {
+    let read_err = |op: &'static str| move |e: Errno| CopyError::io(op, src_path, e.into());
+    let names = src.names().map_err(read_err("listxattr"))?;
     for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         if name == b"security.selinux" {
             continue;
         }
-        let name = std::ffi::OsStr::from_bytes(name);
-        let value = get_xattr(src, name)?;
-        match rustix::fs::lsetxattr(dst, name, &value, XattrFlags::empty()) {
+        let name = OsStr::from_bytes(name);
+        let value = src.get(name).map_err(read_err("getxattr"))?;
+        match dst.set(name, &value) {
             Ok(()) | Err(Errno::NOTSUP) => {}
-            Err(e) => return Err(CopyError::io("setxattr", dst, e.into())),
+            Err(e) => return Err(CopyError::io("setxattr", dst_path, e.into())),
         }
     }
     Ok(())
-}
-
-/// The NUL-separated xattr names of `path`.
-fn list_xattrs(path: &Path) -> Result<Vec<u8>, CopyError> {
-    let size = match rustix::fs::llistxattr_query(path) {
-        Ok(n) => n,
-        Err(Errno::NOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(CopyError::io("listxattr", path, e.into())),
-    };
-    let mut buf = vec![0u8; size];
-    let n = rustix::fs::llistxattr(path, &mut buf[..])
-        .map_err(|e| CopyError::io("listxattr", path, e.into()))?;
-    buf.truncate(n);
-    Ok(buf)
-}
-
-/// One xattr value.
-fn get_xattr(path: &Path, name: &std::ffi::OsStr) -> Result<Vec<u8>, CopyError> {
-    let err = |e: Errno| CopyError::io("getxattr", path, e.into());
-    let size = rustix::fs::lgetxattr_query(path, name).map_err(err)?;
-    let mut buf = vec![0u8; size];
-    let n = rustix::fs::lgetxattr(path, name, &mut buf[..]).map_err(err)?;
-    buf.truncate(n);
-    Ok(buf)
 }

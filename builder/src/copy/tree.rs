@@ -256,11 +256,8 @@ impl<'a> Copier<'a> {
         fsops::set_owner(host, self.owner_for(owner_of(meta)))?;
         fsops::set_mode(host, self.mode_for(meta.mode()))?;
         fsops::copy_xattrs(src, host)?;
-        let times = (
-            (meta.atime(), meta.atime_nsec()),
-            (meta.mtime(), meta.mtime_nsec()),
-        );
-        self.dir_times.push((host.to_path_buf(), times.0, times.1));
+        let (atime, mtime) = fsops::times_of(meta);
+        self.dir_times.push((host.to_path_buf(), atime, mtime));
         Ok(())
     }
 
