@@ -42,18 +42,18 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
     let report = store.gc(&cache.roots())?;
     {
         let _lock = store.lock_exclusive()?; // no build may run while snapshots go
-        if let Some(n) = cleared {
+        if cleared.is_some() {
             // Layers that images still use and that are kept only as snapshots become blob
             // files before the snapshots go; a snapshot that no longer matches stops the prune.
             store.blobs().materialize_all()?;
-            let swept = sweep_snapshots(store.root(), true)?;
+        }
+        let swept = sweep_snapshots(store.root(), cleared.is_some())?;
+        if let Some(n) = cleared {
             writeln!(
                 out,
                 "Deleted build cache entries: {n}, snapshots: {}",
                 swept.snapshots
             )?;
-        } else {
-            sweep_snapshots(store.root(), false)?;
         }
     }
     for d in &report.deleted {
