@@ -26,13 +26,10 @@ fn from_registry_pulls_once_then_builds_offline() {
     assert!(layers.to_string().contains("bin/busybox"), "{layers}");
 
     let env = Env::new();
-    let ctx = env.path("ctx");
-    fs::create_dir_all(&ctx).unwrap();
-    fs::write(
-        ctx.join("Dockerfile"),
-        format!("FROM {host}/library/busybox\nRUN echo ok > /ok\n"),
-    )
-    .unwrap();
+    let ctx = env.context(
+        "ctx",
+        &format!("FROM {host}/library/busybox\nRUN echo ok > /ok\n"),
+    );
     env.ok(&[
         "build",
         "--progress=plain",
@@ -88,13 +85,7 @@ fn built_image_pushes_at_the_asked_compression_level() {
     for level in ["1", "9"] {
         let env = Env::new();
         env.busybox("busybox");
-        let ctx = env.path("ctx");
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(
-            ctx.join("Dockerfile"),
-            "FROM busybox\nCOPY text /data/text\n",
-        )
-        .unwrap();
+        let ctx = env.context("ctx", "FROM busybox\nCOPY text /data/text\n");
         fs::write(ctx.join("text"), &text).unwrap();
         env.ok(&["build", "-q", "-t", "app:1", ctx.to_str().unwrap()]);
         let remote = format!("{host}/app/level{level}:1");
@@ -114,10 +105,8 @@ fn built_image_pushes_at_the_asked_compression_level() {
         sizes[1]
     );
     let puller = Env::new();
-    let ctx = puller.path("ctx");
-    fs::create_dir_all(&ctx).unwrap();
     let dockerfile =
         format!("FROM {host}/app/level9:1\nRUN test \"$(wc -l < /data/text)\" = 200000\n");
-    fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    let ctx = puller.context("ctx", &dockerfile);
     puller.ok(&["build", "-q", "-t", "pulled:1", ctx.to_str().unwrap()]);
 }

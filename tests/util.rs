@@ -30,6 +30,14 @@ impl Env {
         self.tmp.path().join(rel)
     }
 
+    /// Writes `dockerfile` as `<name>/Dockerfile` in the scratch space; returns the context dir.
+    pub fn context(&self, name: &str, dockerfile: &str) -> PathBuf {
+        let ctx = self.path(name);
+        std::fs::create_dir_all(&ctx).expect("create context");
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).expect("write Dockerfile");
+        ctx
+    }
+
     /// `rbuild ARGS` against this environment's store.
     pub fn rbuild(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));

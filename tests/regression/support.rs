@@ -12,10 +12,7 @@ use crate::util::{busybox_tar, have, is_root, Env};
 
 /// Writes `dockerfile` as `env/<name>/Dockerfile` and returns the context dir.
 pub fn context(env: &Env, name: &str, dockerfile: &str) -> PathBuf {
-    let ctx = env.path(name);
-    fs::create_dir_all(&ctx).expect("create context");
-    fs::write(ctx.join("Dockerfile"), dockerfile).expect("write Dockerfile");
-    ctx
+    env.context(name, dockerfile)
 }
 
 /// `rbuild build --progress=plain ARGS CONTEXT`; panics unless it succeeds; returns the log.
