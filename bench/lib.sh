@@ -227,8 +227,12 @@ scenario_transfer() {
     local id=transfer.$c r=$REG_xfer
     measure "$id" rbuild "$wipe; rm -rf $x/rb-run $x/rb-dst; cp -a $x/rb-src $x/rb-run" \
       "$(rb "$x/rb-run" "$id") push -q --insecure-registry $r --compression $c xfer:1 $r/rb/xfer:1 && $(rb "$x/rb-dst" "$id") pull -q --insecure-registry $r $r/rb/xfer:1"
+    # The wire floor: the same compressed blobs (left in rb-run's cache by the last run) moved
+    # through the registry by curl, with no compression and no hashing (bench/wire.sh).
+    measure "$id" wire "$wipe" "bash $repo/bench/wire.sh $r $x/rb-run $c $x/wire"
     measure "$id" skopeo "$wipe; rm -rf $x/sk-dst" \
       "skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format $c oci:$x/oci docker://$r/sk/xfer:1 && skopeo copy -q --src-tls-verify=false docker://$r/sk/xfer:1 oci:$x/sk-dst:1"
+    rm -rf "$x/wire"
     local BH2="buildah --root $x/bh-dst --runroot $x/bh-dst-run --storage-driver overlay"
     measure "$id" buildah "$wipe; $BH2 rmi -af >/dev/null 2>&1 || true" \
       "$BH push -q --tls-verify=false --compression-format $c localhost/xfer:1 docker://$r/bh/xfer:1 && $BH2 pull -q --tls-verify=false $r/bh/xfer:1"

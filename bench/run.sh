@@ -10,12 +10,16 @@
 # hyperfine run (--warmup 1, $RUNS runs); cold runs reset state in hyperfine's --prepare.
 # rbuild runs under /usr/bin/time to record peak RSS.
 # Output: a table on stdout, bench/out/report.json (every figure), bench/RESULTS.md.
+# The transfer scenario also times bench/wire.sh: the same blobs moved by curl, with no
+# compression and no hashing, the floor of that registry on this machine (not a peer).
 #
 # Env: QUICK=1, RUNS (5; QUICK 3), BIG_MB (200; QUICK 40), MANY (50000; QUICK 5000),
 #      DEEP (100; QUICK 20), XFER_MB (1000; QUICK 200), INSPECT_FILES (50000; QUICK 5000),
 #      MANY_COOLDOWN (before each cold manyfiles run; default "sync; sleep 31", see lib.sh),
 #      WORK (scratch, default /var/tmp/rbuild-bench, removed at the end unless KEEP=1),
-#      RBUILD (binary; default: cargo build --release, then $CARGO_TARGET_DIR/release/rbuild).
+#      RBUILD (binary; default: cargo build --release, then $CARGO_TARGET_DIR/release/rbuild),
+#      OUT (the JSON exports, default bench/out), RESULTS (default bench/RESULTS.md): point
+#      both elsewhere for a partial run that must not replace the full report.
 # Needs (Debian): docker.io buildah skopeo docker-registry hyperfine time busybox-static python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +33,8 @@ DEEP=${DEEP:-$(q 100 20)}
 XFER_MB=${XFER_MB:-$(q 1000 200)}
 INSPECT_FILES=${INSPECT_FILES:-$(q 50000 5000)}
 WORK=${WORK:-/var/tmp/rbuild-bench}
-OUT=$repo/bench/out
+OUT=${OUT:-$repo/bench/out}
+RESULTS=${RESULTS:-$repo/bench/RESULTS.md}
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(small bigfiles manyfiles deep multistage transfer inspect)
 
@@ -62,4 +67,4 @@ for s in "${scenarios[@]}"; do
   echo "=== scenario $s" >&2
   "scenario_$s"
 done
-python3 "$repo/bench/report.py" "$OUT" "$repo/bench/RESULTS.md" "$(versions)" "$quick"
+python3 "$repo/bench/report.py" "$OUT" "$RESULTS" "$(versions)" "$quick"
