@@ -7,5 +7,6 @@ mod inspect;
 mod push_pull;
 mod registry_harness;
 mod regression;
+mod run_mounts;
 mod store_cli;
 mod util;

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_builder::build::options::{key_values, parse_bytes, parse_network};
+use rbuild_builder::build::options::{key_values, parse_bytes, parse_network, parse_secret};
 use std::sync::Arc;
 
 use rbuild_builder::build::{build, BaseResolver, BuildOptions, Fetcher};
@@ -55,6 +55,10 @@ pub struct Args {
     /// Set metadata for an image
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// Secret to expose to RUN --mount=type=secret (format: "id=mysecret[,src=/local/secret]"
+    /// or "id=mysecret,env=VAR")
+    #[arg(long = "secret", value_name = "SPEC")]
+    secrets: Vec<String>,
     /// Timestamp for reproducible images (default: $SOURCE_DATE_EPOCH)
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<i64>,
@@ -160,5 +164,10 @@ fn options(args: &Args) -> anyhow::Result<BuildOptions> {
         labels: key_values(&args.labels, None),
         source_date_epoch: args.source_date_epoch,
         fetcher: Some(Fetcher(Arc::new(crate::fetch::HttpFetcher::default()))),
+        secrets: args
+            .secrets
+            .iter()
+            .map(|s| parse_secret(s, &|k: &str| std::env::var(k).ok()))
+            .collect::<Result<_, _>>()?,
     })
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use rbuild_builder::build::cache::BuildCache;
-use rbuild_builder::build::sweep::sweep_snapshots;
+use rbuild_builder::build::sweep::{clear_cache_mounts, sweep_snapshots};
 use rbuild_store::Store;
 
 use crate::render::human_size;
@@ -18,7 +18,8 @@ pub struct Args {
     /// Keep untagged (dangling) images; only sweep unreferenced blobs
     #[arg(long)]
     keep_dangling: bool,
-    /// Also drop the build cache (its layers are kept only while an image uses them)
+    /// Also drop the build cache (its layers are kept only while an image uses them) and the
+    /// RUN --mount=type=cache directories
     #[arg(long)]
     cache: bool,
 }
@@ -49,9 +50,10 @@ pub fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
         }
         let swept = sweep_snapshots(store.root(), cleared.is_some())?;
         if let Some(n) = cleared {
+            let mounts = clear_cache_mounts(store.root())?;
             writeln!(
                 out,
-                "Deleted build cache entries: {n}, snapshots: {}",
+                "Deleted build cache entries: {n}, snapshots: {}, cache mounts: {mounts}",
                 swept.snapshots
             )?;
         }

@@ -79,6 +79,30 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Downloads `ADD https://…` sources; without one, ADD of a URL is an error.
     pub fetcher: Option<Fetcher>,
+    /// `--secret`: the values `RUN --mount=type=secret` can use, by id.
+    pub secrets: BTreeMap<String, SecretValue>,
+}
+
+/// A secret's bytes; `Debug` never shows them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValue(Vec<u8>);
+
+impl SecretValue {
+    /// Wraps `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The secret's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue(<{} bytes>)", self.0.len())
+    }
 }
 
 /// The binary's URL downloader for ADD (the builder has no network code of its own).

@@ -19,6 +19,14 @@ pub enum OptionError {
         /// The value given.
         value: String,
     },
+    /// `--secret` does not parse or its source cannot be read.
+    #[error("--secret {value}: {reason}")]
+    Secret {
+        /// The value given.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Where a bare `--build-arg K` takes its value from.
@@ -69,6 +77,54 @@ pub fn parse_network(value: &str) -> Result<super::Network, OptionError> {
     }
 }
 
+/// `--secret id=ID[,src=PATH|,env=NAME][,type=file|env]` (buildx's syntax): the secret's id
+/// and value, read now. With neither `src` nor `env`, the environment variable `ID` is used
+/// when it is set, else the file `ID`.
+pub fn parse_secret(
+    value: &str,
+    env: Lookup<'_>,
+) -> Result<(String, super::SecretValue), OptionError> {
+    let fail = |reason: String| OptionError::Secret {
+        value: value.to_string(),
+        reason,
+    };
+    let (mut id, mut src, mut var, mut kind) = (None, None, None, None);
+    for field in value.split(',') {
+        match field.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(v.to_string()),
+            Some(("env", v)) => var = Some(v.to_string()),
+            Some(("type", v @ ("file" | "env"))) => kind = Some(v.to_string()),
+            _ => return Err(fail(format!("unexpected field {field:?}"))),
+        }
+    }
+    let id = id
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| fail("id= is required".into()))?;
+    let from_env = |name: &str| env(name).map(|v| super::SecretValue::new(v.into_bytes()));
+    let read = |path: &str| {
+        std::fs::read(path)
+            .map(super::SecretValue::new)
+            .map_err(|e| fail(format!("cannot read {path}: {e}")))
+    };
+    let secret = match (kind.as_deref(), src, var) {
+        (Some("env"), src, var) => {
+            let name = var.or(src).unwrap_or_else(|| id.clone());
+            from_env(&name)
+                .ok_or_else(|| fail(format!("environment variable {name} is not set")))?
+        }
+        (_, Some(path), _) => read(&path)?,
+        (Some("file"), None, _) => read(&id)?,
+        (_, None, Some(name)) => from_env(&name)
+            .ok_or_else(|| fail(format!("environment variable {name} is not set")))?,
+        (_, None, None) => match from_env(&id) {
+            Some(v) => v,
+            None => read(&id)?,
+        },
+    };
+    Ok((id, secret))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +158,36 @@ mod tests {
         let none = |_: &str| None;
         assert!(!key_values(&items, Some(&none)).contains_key("B"));
         assert_eq!(key_values(&items, None)["B"], "");
+    }
+
+    #[test]
+    fn secrets_like_buildx() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tok");
+        std::fs::write(&file, "from-file").expect("write");
+        let env = |k: &str| (k == "TOK").then(|| "from-env".to_string());
+        let value = |s: &str| parse_secret(s, &env).map(|(id, v)| (id, v.bytes().to_vec()));
+        let src = format!("id=a,src={}", file.display());
+        assert_eq!(value(&src), Ok(("a".into(), b"from-file".to_vec())));
+        assert_eq!(
+            value("id=b,env=TOK"),
+            Ok(("b".into(), b"from-env".to_vec()))
+        );
+        assert_eq!(value("id=TOK"), Ok(("TOK".into(), b"from-env".to_vec())));
+        assert_eq!(
+            value("type=env,id=TOK").map(|v| v.1),
+            Ok(b"from-env".to_vec())
+        );
+        for bad in [
+            "src=/x",
+            "id=a,env=NOPE",
+            "id=a,src=/does/not/exist",
+            "id=a,bogus=1",
+        ] {
+            let err = value(bad).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("--secret {bad}: ")), "{err}");
+        }
+        assert!(!format!("{:?}", parse_secret(&src, &env).unwrap().1).contains("from-file"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::dockerfile::{CommandLine, CopySource, Instruction};
 use crate::plan::SourceRef;
 
 mod fsop;
+mod mounts;
 mod run;
 
 /// True for instructions that may change files.
@@ -33,7 +34,7 @@ pub fn is_fs_step(instr: &Instruction) -> bool {
 
 /// What a step needs done on a miss.
 enum Work {
-    Run,
+    Run(Vec<crate::dockerfile::MountSpec>),
     Copy(Box<CopyRequest>),
     Mkdir(String),
 }
@@ -125,7 +126,7 @@ fn execute(
     let key = format!("step-{}-{:016x}", std::process::id(), rand_u64());
     ctx.snaps.prepare(&key, parent.as_deref())?;
     let outcome = match work {
-        Work::Run => run::run(ctx, st, instr, &key, id),
+        Work::Run(mounts) => run::run(ctx, st, instr, &key, id, &mounts),
         Work::Copy(req) => fsop::copy(ctx, st, &key, &req, instr),
         Work::Mkdir(path) => fsop::mkdir(ctx, &key, &path),
     };
@@ -165,13 +166,18 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
     match instr {
         Instruction::Run(r) => {
             let shell = rc.shell.clone().unwrap_or_else(default_shell);
-            let op = json!({
+            let specs = mounts::parse(ctx, r)?;
+            let (mounts, inputs) = mounts::key_parts(ctx, st, r, &specs)?;
+            let mut op = json!({
                 "RUN": argv(&r.command, &shell),
                 "heredocs": r.heredocs.iter().map(|h| (&h.name, h.content())).collect::<Vec<_>>(),
                 "env": st.env.run_env(), "user": rc.user, "workdir": rc.working_dir,
                 "network": format!("{:?}", ctx.opts.network), "epoch": epoch,
             });
-            Ok((Work::Run, op, Vec::new(), None))
+            if !specs.is_empty() {
+                op["mounts"] = mounts; // absent without mounts: earlier cache keys stay valid
+            }
+            Ok((Work::Run(specs), op, inputs, None))
         }
         Instruction::Copy(_) | Instruction::Add(_) => {
             let (req, view) = copy_request(ctx, st, instr)?;
@@ -299,10 +305,22 @@ fn from_layer(l: &Layer) -> CachedLayer {
 /// The progress line for a step (the instruction as written, expanded).
 fn display_text(instr: &Instruction, created_by: &str) -> String {
     match instr {
-        Instruction::Run(r) => match &r.command {
-            CommandLine::Shell(s) => format!("RUN {s}"),
-            CommandLine::Exec(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
-        },
+        Instruction::Run(r) => {
+            let flags: String = r
+                .mounts
+                .iter()
+                .map(|m| format!("--mount={} ", m.raw))
+                .collect();
+            match &r.command {
+                CommandLine::Shell(s) => format!("RUN {flags}{s}"),
+                CommandLine::Exec(v) => {
+                    format!(
+                        "RUN {flags}{}",
+                        serde_json::to_string(v).unwrap_or_default()
+                    )
+                }
+            }
+        }
         Instruction::Copy(c) => {
             let flags = [("from", &c.from), ("chown", &c.chown), ("chmod", &c.chmod)];
             format!(

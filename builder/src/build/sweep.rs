@@ -52,6 +52,32 @@ pub fn sweep_snapshots(store_root: &Path, all: bool) -> Result<SweepReport, Buil
     Ok(report)
 }
 
+/// The directory of `RUN --mount=type=cache` mounts: `<store>/cache-mounts/<sha256 of id>`.
+pub fn cache_mount_dir(store_root: &Path, id: &str) -> PathBuf {
+    let digest = rbuild_store::digest::sha256_of(id.as_bytes());
+    store_root.join("cache-mounts").join(digest.digest())
+}
+
+/// Removes every cache mount (`prune --cache`); returns how many there were.
+pub fn clear_cache_mounts(store_root: &Path) -> Result<usize, BuildError> {
+    let dir = store_root.join("cache-mounts");
+    let io = |source| BuildError::Io {
+        op: "remove",
+        path: dir.clone(),
+        source,
+    };
+    let count = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('.'))
+            .count(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(e)),
+    };
+    std::fs::remove_dir_all(&dir).map_err(io)?;
+    Ok(count)
+}
+
 /// Detaches every mount whose mount point lies under `root`, deepest first.
 fn unmount_below(root: &Path) -> usize {
     let mut points = mount_points_below(root);

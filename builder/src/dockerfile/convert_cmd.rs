@@ -10,6 +10,7 @@ use super::instruction::{
     CmdInstr, CommandLine, EntrypointInstr, HealthCheck, HealthOptions, HealthcheckInstr,
     Instruction, OnbuildInstr, RunInstr, RunMount, ShellInstr,
 };
+use super::mounts::{csv_fields, MountError};
 use super::words::{parse_json, Json};
 
 /// Reads arguments as exec form (JSON array of strings) or shell form (the raw text).
@@ -43,9 +44,16 @@ pub(crate) fn run(req: Request<'_>) -> Result<Instruction, SyntaxError> {
     }))
 }
 
-/// Reads the `from=` field of a `--mount` value (comma-separated, `"` quotes allowed).
+/// Reads the `from=` field of a `--mount` value (comma-separated, `"` quotes allowed). As in
+/// BuildKit, only the CSV and `from` are checked now; the rest once ARGs are expanded, when
+/// (and only if) the stage is built.
 fn run_mount(raw: String) -> Result<RunMount, SyntaxError> {
-    let from = csv_fields(&raw).into_iter().find_map(|field| {
+    let invalid = |raw: &str, e: MountError| SyntaxError::InvalidMount {
+        mount: raw.to_string(),
+        reason: e.0,
+    };
+    let fields = csv_fields(&raw).map_err(|e| invalid(&raw, e))?;
+    let from = fields.into_iter().find_map(|field| {
         let (key, value) = field.split_once('=')?;
         key.eq_ignore_ascii_case("from").then(|| value.to_string())
     });
@@ -55,27 +63,6 @@ fn run_mount(raw: String) -> Result<RunMount, SyntaxError> {
         }
     }
     Ok(RunMount { raw, from })
-}
-
-/// Splits one CSV record; double quotes group and are removed (`""` is a literal quote).
-fn csv_fields(s: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
 }
 
 /// `CMD`: no arguments is allowed (an empty shell command, as BuildKit records it).
@@ -249,8 +236,23 @@ mod tests {
     }
 
     #[test]
-    fn csv_quotes() {
-        assert_eq!(csv_fields(r#"a=1,"b=2,3",c"#), vec!["a=1", "b=2,3", "c"]);
+    fn run_mounts_are_checked_when_built_but_their_csv_now() {
+        // A bad type is the build's error (BuildKit: only stages that are built check it).
+        assert!(one("RUN --mount=type=bogus,target=/x ls").is_ok());
+        let Instruction::Run(r) = one("RUN --mount=type=cache,target=$DIR ls").unwrap() else {
+            panic!("not RUN")
+        };
+        assert_eq!(r.mounts[0].raw, "type=cache,target=$DIR");
+        assert_eq!(r.mounts[0].from, None);
+        assert!(one("RUN --mount=type=$T,target=/x ls").is_ok());
+        let err = one(r#"RUN --mount=target=/a\"b,from=$X ls"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("failed to parse csv mounts"), "{err}");
+        let Instruction::Run(r) = one(r#"RUN --mount=\"target=/a,b\",from=s ls"#).unwrap() else {
+            panic!("not RUN")
+        };
+        assert_eq!(r.mounts[0].from.as_deref(), Some("s"));
     }
 
     #[test]

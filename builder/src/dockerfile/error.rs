@@ -257,6 +257,14 @@ pub enum SyntaxError {
         /// The mount flag's value.
         mount: String,
     },
+    /// A `RUN --mount` value that BuildKit's rules reject.
+    #[error("invalid --mount {mount:?}: {reason}")]
+    InvalidMount {
+        /// The mount flag's value.
+        mount: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An instruction other than ARG before the first FROM.
     #[error("no build stage in current context: {instruction} before the first FROM (only ARG may precede FROM)")]
     InstructionBeforeFrom {

@@ -21,6 +21,7 @@ mod flags;
 pub mod heredoc;
 pub mod instruction;
 pub mod lines;
+mod mounts;
 pub mod shell;
 pub mod span;
 mod suggest;
@@ -39,6 +40,7 @@ pub use error::{DockerfileError, SyntaxError};
 pub use heredoc::Heredoc;
 pub use instruction::*;
 pub use lines::Directive;
+pub use mounts::{parse_mount, MountError, MountSpec, MountType, Sharing};
 pub use span::{Location, Span};
 pub(crate) use suggest::closest as suggest_closest;
 

@@ -42,6 +42,7 @@ mod cgroup;
 mod child;
 mod env;
 mod error;
+mod mounts;
 mod output;
 mod plan;
 mod setup;
@@ -49,6 +50,7 @@ mod signals;
 mod spawn;
 mod spec;
 mod stubs;
+mod target_stubs;
 pub mod user;
 
 #[cfg(test)]
@@ -59,6 +61,7 @@ use nix::sys::wait::WaitStatus;
 pub use cgroup::{CgroupError, CgroupRoot, Limits};
 pub use env::DEFAULT_PATH;
 pub use error::RunError;
+pub use mounts::StepMount;
 pub use output::{OutputTail, Stream, TAIL_LINES};
 pub use signals::{install_signal_handlers, interrupted};
 pub use spec::{Network, RunSpec, StepCommand};
@@ -82,12 +85,20 @@ pub fn run_step(
         false => CgroupRoot::host()?.create(&spec.limits, &format!("rbuild-{hostname}"))?,
     };
     let before = stubs::before(&rootfs.upper);
+    let targets: Vec<String> = spec
+        .mounts
+        .iter()
+        .filter_map(|m| mounts::checked_target(m.target()).ok())
+        .collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let target_stubs = target_stubs::before(&rootfs.upper, &rootfs.lowers, &targets);
     let (created, outcome) = supervise(&mut plan, spec, cgroup.as_ref(), on_line);
     let oom_kills = cgroup.as_ref().map_or(0, |cg| cg.oom_kills());
     if let Some(cg) = &cgroup {
         cg.remove();
     }
     stubs::cleanup(&rootfs.upper, &rootfs.lowers, created, before)?;
+    target_stubs::cleanup(&rootfs.upper, &rootfs.lowers, &target_stubs)?;
     let (status, tail) = outcome?;
     judge(spec, status, tail, oom_kills)
 }

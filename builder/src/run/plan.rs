@@ -3,6 +3,7 @@
 //! list against [`crate::sys::RecordingOps`] to check what would be mounted where.
 
 use std::ffi::CString;
+use std::os::fd::RawFd;
 
 use crate::sys::{Errno, FileKind, MntFlags, MountOps, MsFlags};
 
@@ -88,15 +89,51 @@ pub(crate) enum Op {
     SetHostname(CString),
     /// Brings `lo` up.
     LoopbackUp,
+    /// `lchown(2)`.
+    Chown { path: CString, uid: u32, gid: u32 },
+    /// Keeps a detached copy of the tree at `path` inside `root` in tree slot `slot` (run
+    /// before the pivot for host sources; see [`MountOps::open_tree`]).
+    OpenTree {
+        root: CString,
+        path: CString,
+        slot: u8,
+    },
+    /// Makes sure a RUN mount's target exists: a directory, or an empty file when the tree
+    /// in slot `file_if` is a file. Parents are separate [`Op::Mkdir`]s.
+    MountPoint { path: CString, file_if: Option<u8> },
+    /// Attaches the tree in `slot` on `target`, then makes it read-only if asked.
+    AttachTree {
+        slot: u8,
+        target: CString,
+        read_only: bool,
+    },
 }
 
-/// What the stubs did: bits of [`stub`] created by the child, and bits that are unusable.
+/// Tree slots a setup list may use (RUN mounts of one step).
+pub(crate) const MAX_TREES: usize = 32;
+
+/// What the stubs did: bits of [`stub`] created by the child, and bits that are unusable;
+/// and the trees opened by [`Op::OpenTree`], by slot.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StubState {
     /// Mount points the child created.
     pub created: u8,
     /// Mount points that could not be used (wrong kind of file there).
     pub unusable: u8,
+    /// Tree fds by slot (valid where `opened` has the slot's bit).
+    pub trees: [RawFd; MAX_TREES],
+    /// Bits of the slots holding a tree.
+    pub opened: u32,
+}
+
+impl StubState {
+    /// The tree in `slot`.
+    fn tree(&self, slot: u8) -> Result<RawFd, Errno> {
+        match self.opened & (1 << slot) {
+            0 => Err(Errno::EBADF),
+            _ => Ok(self.trees[usize::from(slot)]),
+        }
+    }
 }
 
 impl StubState {
@@ -164,7 +201,60 @@ fn run_op(ops: &dyn MountOps, op: &Op, state: &mut StubState) -> Result<(), Errn
         } => run_stub(ops, path, *dir, *bit, *guard, state),
         Op::SetHostname(name) => ops.sethostname(name),
         Op::LoopbackUp => ops.loopback_up(),
+        Op::Chown { path, uid, gid } => ops.lchown(path, *uid, *gid),
+        Op::OpenTree { root, path, slot } => {
+            let slot = *slot;
+            if usize::from(slot) >= MAX_TREES {
+                return Err(Errno::EINVAL);
+            }
+            state.trees[usize::from(slot)] = ops.open_tree(root, path)?;
+            state.opened |= 1 << slot;
+            Ok(())
+        }
+        Op::MountPoint { path, file_if } => mount_point(ops, path, *file_if, state),
+        Op::AttachTree {
+            slot,
+            target,
+            read_only,
+        } => {
+            let fd = state.tree(*slot)?;
+            state.opened &= !(1 << slot);
+            ops.move_mount(fd, target)?;
+            match read_only {
+                true => ops.mount(c"none", target, c"none", read_only_flags(), None),
+                false => Ok(()),
+            }
+        }
     }
+}
+
+/// The [`Op::MountPoint`] logic: an existing entry of the right kind is used as it is.
+fn mount_point(
+    ops: &dyn MountOps,
+    path: &CString,
+    file_if: Option<u8>,
+    state: &StubState,
+) -> Result<(), Errno> {
+    let dir = match file_if {
+        Some(slot) => ops.fd_is_dir(state.tree(slot)?)?,
+        None => true,
+    };
+    match (ops.lstat_kind(path)?, dir) {
+        (None, true) => ops.mkdir(path, 0o755),
+        (None, false) => ops.create_file(path, 0o644),
+        (Some(FileKind::Dir), true) | (Some(FileKind::File), false) => Ok(()),
+        (Some(FileKind::Dir), false) => Err(Errno::EISDIR),
+        (Some(_), _) => Err(Errno::ENOTDIR),
+    }
+}
+
+/// The flags that remount a bind read-only (and nosuid, nodev).
+fn read_only_flags() -> MsFlags {
+    MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
 }
 
 /// Treats `ENOENT` as success for optional mounts (a dangling symlink, a missing /proc entry).
@@ -184,12 +274,7 @@ fn read_only_bind(ops: &dyn MountOps, source: &CString, target: &CString) -> Res
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
-    let flags = MsFlags::MS_BIND
-        | MsFlags::MS_REMOUNT
-        | MsFlags::MS_RDONLY
-        | MsFlags::MS_NOSUID
-        | MsFlags::MS_NODEV;
-    ops.mount(c"none", target, c"none", flags, None)
+    ops.mount(c"none", target, c"none", read_only_flags(), None)
 }
 
 /// The [`Op::Stub`] logic.
@@ -238,6 +323,12 @@ impl std::fmt::Display for Op {
             Op::Stub { path, .. } => write!(f, "create mount point {}", s(path)),
             Op::SetHostname(h) => write!(f, "sethostname {}", s(h)),
             Op::LoopbackUp => write!(f, "bring up the loopback interface"),
+            Op::Chown { path, .. } => write!(f, "chown {}", s(path)),
+            Op::OpenTree { root, path, .. } => {
+                write!(f, "open {} inside {} for mounting", s(path), s(root))
+            }
+            Op::MountPoint { path, .. } => write!(f, "create mount point {}", s(path)),
+            Op::AttachTree { target, .. } => write!(f, "mount on {}", s(target)),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::ffi::CString;
 
+use super::mounts::{mount_ops, StepMount};
 use super::plan::{stub, Op};
 use super::RunError;
 use crate::snapshot::Rootfs;
@@ -25,6 +26,8 @@ pub(crate) struct SetupInput<'a> {
     pub isolated_net: bool,
     /// A heredoc script to place at `/dev/pipes/<name>`.
     pub script: Option<(&'a str, &'a [u8])>,
+    /// The step's `--mount`s.
+    pub mounts: &'a [StepMount],
 }
 
 /// A C string, or an `InvalidSpec` error naming the field when it holds a NUL byte.
@@ -37,15 +40,17 @@ pub(crate) fn c(field: &'static str, value: impl Into<Vec<u8>>) -> Result<CStrin
 
 /// The whole setup list.
 pub(crate) fn setup_ops(input: &SetupInput<'_>) -> Result<Vec<Op>, RunError> {
-    let mut ops = rootfs_ops(input.rootfs)?;
+    let mounts = mount_ops(input.mounts)?;
+    let mut ops = rootfs_ops(input.rootfs, mounts.before_pivot)?;
     ops.extend(proc_ops());
-    ops.extend(etc_ops(input));
+    ops.extend(etc_ops(input, mounts.scratch, mounts.scratch_bytes));
     ops.extend(dev_ops(input.script)?);
     ops.extend(sys_ops());
     ops.push(Op::SetHostname(c("hostname", input.hostname)?));
     if input.isolated_net {
         ops.push(Op::LoopbackUp);
     }
+    ops.extend(mounts.last);
     Ok(ops)
 }
 
@@ -67,8 +72,8 @@ fn lit(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
-/// Private propagation, the snapshot mounts, the pivot.
-fn rootfs_ops(rootfs: &Rootfs) -> Result<Vec<Op>, RunError> {
+/// Private propagation, the snapshot mounts, `before_pivot` (host trees to open), the pivot.
+fn rootfs_ops(rootfs: &Rootfs, before_pivot: Vec<Op>) -> Result<Vec<Op>, RunError> {
     let mountpoint = c(
         "mountpoint",
         rootfs.mountpoint.as_os_str().as_encoded_bytes(),
@@ -102,6 +107,7 @@ fn rootfs_ops(rootfs: &Rootfs) -> Result<Vec<Op>, RunError> {
             optional: false,
         });
     }
+    ops.extend(before_pivot);
     ops.push(Op::Chdir(mountpoint));
     ops.extend([Op::PivotRoot, Op::Detach(lit(".")), Op::Chdir(lit("/"))]);
     Ok(ops)
@@ -137,11 +143,13 @@ fn stub_op(path: &str, dir: bool, bit: u8, guard: Option<u8>) -> Op {
 
 /// `/etc/hosts` and `/etc/resolv.conf`: written into a scratch tmpfs on `/dev`, bound
 /// read-only onto their places, after which the scratch tmpfs is detached (the binds keep it).
-fn etc_ops(input: &SetupInput<'_>) -> Vec<Op> {
+/// `secrets` (their ops and bytes) use the same tmpfs.
+fn etc_ops(input: &SetupInput<'_>, secrets: Vec<Op>, secret_bytes: u64) -> Vec<Op> {
     let scratch = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let size = format!("mode=755,size={}k", 1024 + secret_bytes.div_ceil(1024) + 4);
     let mut ops = vec![
         stub_op("/dev", true, stub::DEV, None),
-        mount("tmpfs", "/dev", "tmpfs", scratch, Some("mode=755,size=1m")),
+        mount("tmpfs", "/dev", "tmpfs", scratch, Some(&size)),
         Op::WriteFile {
             path: lit("/dev/hosts"),
             data: input.hosts.clone(),
@@ -169,6 +177,7 @@ fn etc_ops(input: &SetupInput<'_>) -> Vec<Op> {
             stub::RESOLV,
         ));
     }
+    ops.extend(secrets);
     ops.push(Op::Detach(lit("/dev")));
     ops
 }

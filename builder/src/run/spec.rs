@@ -6,6 +6,7 @@ use std::ffi::CString;
 use super::cgroup::Limits;
 use super::child::{ChildFds, ChildPlan};
 use super::env::{argv, effective_env, exec_candidates, host_resolv_conf, hosts_file, lookup};
+use super::mounts::StepMount;
 use super::setup::{c, setup_ops, SetupInput};
 use super::RunError;
 use crate::snapshot::Rootfs;
@@ -74,6 +75,8 @@ pub struct RunSpec {
     pub limits: Limits,
     /// The hostname; a random 12-character id when `None`.
     pub hostname: Option<String>,
+    /// `RUN --mount`s, placed in order after everything else.
+    pub mounts: Vec<StepMount>,
 }
 
 impl RunSpec {
@@ -88,6 +91,7 @@ impl RunSpec {
             network: Network::Host,
             limits: Limits::default(),
             hostname: None,
+            mounts: Vec::new(),
         }
     }
 
@@ -155,6 +159,7 @@ pub(crate) fn child_plan(
         resolv: host_resolv_conf(),
         isolated_net: spec.network == Network::None,
         script: script(&spec.command)?,
+        mounts: &spec.mounts,
     };
     let prefixes = workdir_prefixes(&spec.workdir);
     let workdir = prefixes.last().cloned().unwrap_or_else(|| "/".to_string());

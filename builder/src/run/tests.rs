@@ -34,6 +34,7 @@ fn input(rootfs: &Rootfs, net: bool) -> SetupInput<'_> {
         resolv: None,
         isolated_net: net,
         script: None,
+        mounts: &[],
     }
 }
 

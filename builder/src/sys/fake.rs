@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
+use std::os::fd::RawFd;
 use std::sync::Mutex;
 
 use super::{Errno, FileKind, MntFlags, MountOps, MsFlags};
@@ -15,6 +16,7 @@ pub struct RecordingOps {
     calls: Mutex<Vec<String>>,
     files: Mutex<BTreeMap<String, FileKind>>,
     failures: Mutex<Vec<(String, Errno)>>,
+    trees: Mutex<Vec<bool>>,
 }
 
 impl RecordingOps {
@@ -159,6 +161,29 @@ impl MountOps for RecordingOps {
 
     fn loopback_up(&self) -> Result<(), Errno> {
         self.record("loopback_up".to_string())
+    }
+
+    /// Fake tree fds are 100 + the number of trees opened before; the fake tree answers
+    /// whether `root/path` is a directory.
+    fn open_tree(&self, root: &CStr, path: &CStr) -> Result<RawFd, Errno> {
+        let full = format!(
+            "{}/{}",
+            s(root).trim_end_matches('/'),
+            s(path).trim_start_matches('/')
+        );
+        self.record(format!("open_tree {full}"))?;
+        let mut trees = lock(&self.trees);
+        trees.push(lock(&self.files).get(&full) != Some(&FileKind::File));
+        Ok(99 + trees.len() as RawFd)
+    }
+
+    fn fd_is_dir(&self, fd: RawFd) -> Result<bool, Errno> {
+        let index = usize::try_from(fd - 100).map_err(|_| Errno::EBADF)?;
+        lock(&self.trees).get(index).copied().ok_or(Errno::EBADF)
+    }
+
+    fn move_mount(&self, fd: RawFd, target: &CStr) -> Result<(), Errno> {
+        self.record(format!("move_mount {fd} on {}", s(target)))
     }
 }
 

@@ -11,6 +11,7 @@ mod fake;
 mod real;
 
 use std::ffi::CStr;
+use std::os::fd::RawFd;
 
 pub use fake::RecordingOps;
 pub use nix::errno::Errno;
@@ -79,6 +80,14 @@ pub trait MountOps {
     fn sethostname(&self, name: &CStr) -> Result<(), Errno>;
     /// Brings the loopback interface `lo` up in the current network namespace.
     fn loopback_up(&self) -> Result<(), Errno>;
+    /// A detached copy of the mount tree at `path`, resolved inside `root` the way a chroot
+    /// would (`openat2(RESOLVE_IN_ROOT)`: `..` and symlinks never leave `root`), as a
+    /// close-on-exec fd (`open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`).
+    fn open_tree(&self, root: &CStr, path: &CStr) -> Result<RawFd, Errno>;
+    /// Whether the tree `fd` (from [`MountOps::open_tree`]) is a directory.
+    fn fd_is_dir(&self, fd: RawFd) -> Result<bool, Errno>;
+    /// Attaches the detached tree `fd` on `target` (`move_mount`), then closes `fd`.
+    fn move_mount(&self, fd: RawFd, target: &CStr) -> Result<(), Errno>;
 }
 
 /// Moves the calling process into its own mount namespace with private propagation, so the

@@ -1,6 +1,7 @@
 //! [`RealOps`]: the kernel behind [`MountOps`], as raw `libc` calls that never allocate.
 
 use std::ffi::CStr;
+use std::os::fd::RawFd;
 use std::ptr;
 
 use super::{Errno, FileKind, MntFlags, MountOps, MsFlags};
@@ -141,6 +142,36 @@ impl MountOps for RealOps {
         check(unsafe { libc::sethostname(bytes.as_ptr().cast(), bytes.len()) })
     }
 
+    fn open_tree(&self, root: &CStr, path: &CStr) -> Result<RawFd, Errno> {
+        open_tree_in(root, path)
+    }
+
+    fn fd_is_dir(&self, fd: RawFd) -> Result<bool, Errno> {
+        // SAFETY: `st` is plain old data that fstat fills in.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a valid out pointer; a bad fd is reported as EBADF.
+        check(unsafe { libc::fstat(fd, &mut st) })?;
+        Ok(kind_of(st.st_mode) == FileKind::Dir)
+    }
+
+    fn move_mount(&self, fd: RawFd, target: &CStr) -> Result<(), Errno> {
+        // SAFETY: `fd` is a tree fd, both paths are live C strings.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        } as libc::c_int;
+        let res = check(ret);
+        // SAFETY: the tree fd is ours and closed exactly once.
+        unsafe { libc::close(fd) };
+        res
+    }
+
     fn loopback_up(&self) -> Result<(), Errno> {
         // SAFETY: a plain socket call; the fd is closed below.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
@@ -151,6 +182,49 @@ impl MountOps for RealOps {
         res
     }
 }
+
+/// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` then
+/// `open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)` on the result.
+fn open_tree_in(root: &CStr, path: &CStr) -> Result<RawFd, Errno> {
+    let dir_flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: `root` is a live C string.
+    let root_fd = unsafe { libc::open(root.as_ptr(), dir_flags) };
+    check(root_fd)?;
+    // SAFETY: `open_how` is plain old data; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `path` is a live C string, `how` a valid open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root_fd,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    } as libc::c_int;
+    let err = Errno::last();
+    // SAFETY: `root_fd` was opened above and is closed exactly once.
+    unsafe { libc::close(root_fd) };
+    if fd < 0 {
+        return Err(err);
+    }
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    // SAFETY: `fd` is open; the empty path is a static C string.
+    let tree = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) } as RawFd;
+    let err = Errno::last();
+    // SAFETY: `fd` was opened above and is closed exactly once.
+    unsafe { libc::close(fd) };
+    if tree < 0 {
+        return Err(err);
+    }
+    Ok(tree)
+}
+
+/// `AT_RECURSIVE` and `AT_EMPTY_PATH` as the `c_uint` flags of `open_tree`.
+const AT_RECURSIVE: libc::c_uint = libc::AT_RECURSIVE as libc::c_uint;
+const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
 
 /// Sets `IFF_UP` on `lo` through the socket `fd`.
 fn set_lo_up(fd: libc::c_int) -> Result<(), Errno> {

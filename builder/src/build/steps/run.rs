@@ -5,7 +5,7 @@ use super::super::meta::default_shell;
 use super::super::progress::Event;
 use super::super::stage::StageState;
 use super::super::{Ctx, Network};
-use crate::dockerfile::{CommandLine, Instruction, RunInstr};
+use crate::dockerfile::{CommandLine, Instruction, MountSpec, RunInstr};
 use crate::run::{run_step, Limits, RunSpec, StepCommand};
 
 /// Runs the RUN instruction `instr` in the active snapshot `key`.
@@ -15,12 +15,16 @@ pub(crate) fn run(
     instr: &Instruction,
     key: &str,
     id: usize,
+    mounts: &[MountSpec],
 ) -> Result<(), BuildError> {
     let Instruction::Run(r) = instr else {
         unreachable!("run::run is only called for RUN");
     };
     let rootfs = ctx.snaps.rootfs(key)?;
-    let spec = spec(ctx, st, r);
+    let mut spec = spec(ctx, st, r);
+    let prepared = super::mounts::prepare(ctx, st, r, mounts)?;
+    spec.mounts.clone_from(&prepared.mounts);
+    spec.env.extend(prepared.env.iter().cloned());
     let mut on_line = |_stream, line: &str| {
         ctx.progress.event(Event::Output {
             id,
