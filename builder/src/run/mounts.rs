@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use super::plan::{Op, MAX_TREES};
 use super::setup::c;
+use super::spec::workdir_prefixes;
 use super::RunError;
 use crate::sys::MsFlags;
 
@@ -177,33 +178,23 @@ fn tmpfs(target: std::ffi::CString, size: Option<u64>) -> Result<Op, RunError> {
     })
 }
 
-/// `target` normalised (`.`, `..`, repeated slashes); `/` itself is refused.
+/// `target` normalised (`.`, `..`, repeated slashes); `/` itself and relative paths are
+/// refused.
 pub(crate) fn checked_target(target: &str) -> Result<String, RunError> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    if !target.starts_with('/') || parts.is_empty() {
-        return Err(RunError::InvalidSpec {
+    match (target.starts_with('/'), workdir_prefixes(target).pop()) {
+        (true, Some(full)) => Ok(full),
+        _ => Err(RunError::InvalidSpec {
             field: "mount target",
             value: target.to_string(),
-        });
+        }),
     }
-    Ok(format!("/{}", parts.join("/")))
 }
 
-/// `/a`, `/a/b` for `/a/b/c`.
+/// `/a`, `/a/b` for `/a/b/c` (normalised).
 pub(crate) fn parents(target: &str) -> Vec<String> {
-    let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
-    (1..parts.len())
-        .map(|n| format!("/{}", parts[..n].join("/")))
-        .collect()
+    let mut prefixes = workdir_prefixes(target);
+    prefixes.pop();
+    prefixes
 }
 
 #[cfg(test)]

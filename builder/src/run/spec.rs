@@ -116,7 +116,7 @@ fn script(command: &StepCommand) -> Result<Option<(&str, &[u8])>, RunError> {
 }
 
 /// `/a`, `/a/b`, `/a/b/c` for `/a/b/c` (normalising `.`, `..` and repeated slashes).
-fn workdir_prefixes(workdir: &str) -> Vec<String> {
+pub(crate) fn workdir_prefixes(workdir: &str) -> Vec<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in workdir.split('/') {
         match part {

@@ -219,7 +219,10 @@ fn cache(ctx: &Ctx<'_>, m: &MountSpec, target: String, p: &mut Prepared) -> Resu
     if m.from.is_some() {
         return Err("--mount=type=cache,from=… is not supported yet".to_string());
     }
-    let id = m.id.clone().unwrap_or_else(|| target.clone());
+    // BuildKit's default id is the target as written, cleaned (not joined with WORKDIR).
+    let id =
+        m.id.clone()
+            .unwrap_or_else(|| clean(m.target.as_deref().unwrap_or("")));
     let dir = super::super::sweep::cache_mount_dir(ctx.store.root(), &id);
     ensure_cache_dir(&dir, m).map_err(|e| format!("cache mount {id}: {}: {e}", dir.display()))?;
     let lock = File::options()
@@ -256,6 +259,26 @@ fn cache(ctx: &Ctx<'_>, m: &MountSpec, target: String, p: &mut Prepared) -> Resu
         read_only: m.read_only,
     });
     Ok(())
+}
+
+/// Go's `path.Clean`: `.` and `..` resolved, repeated and trailing slashes dropped.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if path.starts_with('/') => {}
+            p => parts.push(p),
+        }
+    }
+    match (path.starts_with('/'), parts.join("/")) {
+        (true, joined) => format!("/{joined}"),
+        (false, joined) if joined.is_empty() => ".".to_string(),
+        (false, joined) => joined,
+    }
 }
 
 /// Creates `dir` (mode and owner from the mount, default 0755 root) unless it exists.
@@ -319,4 +342,24 @@ fn secret(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn cache_ids_are_cleaned_like_go_paths() {
+        let table = [
+            ("/root/.cache/", "/root/.cache"),
+            ("node_modules", "node_modules"),
+            ("./a//b/../c", "a/c"),
+            ("../x", "../x"),
+            ("/../x", "/x"),
+            ("", "."),
+        ];
+        for (input, want) in table {
+            assert_eq!(clean(input), want, "{input}");
+        }
+    }
 }
