@@ -46,6 +46,8 @@ if [ -z "${RBUILD:-}" ]; then
   RBUILD=${CARGO_TARGET_DIR:-$repo/target}/release/rbuild
 fi
 RBUILD=$(realpath "$RBUILD")
+source "$repo/bench/lib.sh"
+VERSIONS=$(versions) # now, when the binary is built: edits during the run are not in it
 
 rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.rss
@@ -57,7 +59,6 @@ cleanup() {
   [ "${KEEP:-0}" = 1 ] || { umount -R "$WORK"/buildah/root/overlay 2>/dev/null || true; rm -rf "$WORK"; }
 }
 trap cleanup EXIT
-source "$repo/bench/lib.sh"
 
 start_registry
 prepare_base
@@ -67,4 +68,4 @@ for s in "${scenarios[@]}"; do
   echo "=== scenario $s" >&2
   "scenario_$s"
 done
-python3 "$repo/bench/report.py" "$OUT" "$RESULTS" "$(versions)" "$quick"
+python3 "$repo/bench/report.py" "$OUT" "$RESULTS" "$VERSIONS" "$quick"

@@ -167,7 +167,7 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
         Instruction::Run(r) => {
             let shell = rc.shell.clone().unwrap_or_else(default_shell);
             let specs = mounts::parse(ctx, r)?;
-            let (mounts, inputs) = mounts::key_parts(ctx, st, r, &specs)?;
+            let (mounts, inputs) = mounts::key_parts(ctx, r, &specs)?;
             let mut op = json!({
                 "RUN": argv(&r.command, &shell),
                 "heredocs": r.heredocs.iter().map(|h| (&h.name, h.content())).collect::<Vec<_>>(),

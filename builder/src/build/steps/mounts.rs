@@ -50,7 +50,6 @@ fn mount_error(ctx: &Ctx<'_>, r: &RunInstr, message: String) -> BuildError {
 /// of what bind mounts show (context content, the source stage's key).
 pub(crate) fn key_parts(
     ctx: &Ctx<'_>,
-    st: &StageState,
     r: &RunInstr,
     specs: &[MountSpec],
 ) -> Result<(Value, Vec<String>), BuildError> {
@@ -72,7 +71,7 @@ pub(crate) fn key_parts(
                 format!("stage:{}", out.cache_key)
             }
             None => {
-                let req = context_request(ctx, st, m, "/m")?;
+                let req = context_request(ctx, m, "/m");
                 let digest = source_digest(&req, &ctx.hashes).map_err(|e| {
                     mount_error(ctx, r, format!("--mount source {}: {e}", source_of(m)))
                 })?;
@@ -89,12 +88,7 @@ fn source_of(m: &MountSpec) -> String {
 }
 
 /// A COPY of the mount's context source to `dest` (for its digest, or to make the copy).
-fn context_request(
-    ctx: &Ctx<'_>,
-    _st: &StageState,
-    m: &MountSpec,
-    dest: &str,
-) -> Result<CopyRequest, BuildError> {
+fn context_request(ctx: &Ctx<'_>, m: &MountSpec, dest: &str) -> CopyRequest {
     let source = match &ctx.context {
         Some(dir) => SourceRoot::Context {
             dir: dir.clone(),
@@ -104,7 +98,7 @@ fn context_request(
     };
     let mut req = CopyRequest::new(CopyKind::Copy, source, vec![source_of(m)], dest);
     req.created_time = ctx.opts.source_date_epoch;
-    Ok(req)
+    req
 }
 
 /// What the mounts need while the step runs; dropping it releases everything.
@@ -136,42 +130,48 @@ pub(crate) fn prepare(
     specs: &[MountSpec],
 ) -> Result<Prepared, BuildError> {
     let mut p = Prepared::default();
+    let workdir = &st.out.config.config.working_dir;
     for m in specs {
         let fail = |message: String| mount_error(ctx, r, message);
-        let target = match (&m.kind, &m.target) {
-            (MountType::Ssh, _) => {
-                return Err(fail(
-                    "--mount=type=ssh is not supported: rbuild does not forward an SSH agent"
-                        .to_string(),
-                ))
-            }
-            (MountType::Secret, _) => m.secret_target(),
-            (_, Some(t)) => Some(t.clone()),
-            (kind, None) => {
-                let kind = format!("{kind:?}").to_lowercase();
-                return Err(fail(format!("--mount=type={kind}: target is required")));
-            }
-        };
-        let target = target.map(|t| join_workdir(&st.out.config.config.working_dir, &t));
-        if target.as_deref() == Some("/") {
-            return Err(fail("invalid mount target \"/\"".to_string()));
-        }
-        match m.kind {
-            MountType::Bind => bind(ctx, st, r, m, target.unwrap_or_default(), &mut p)?,
-            MountType::Cache => cache(ctx, m, target.unwrap_or_default(), &mut p).map_err(fail)?,
-            MountType::Tmpfs => p.mounts.push(StepMount::Tmpfs {
-                target: target.unwrap_or_default(),
+        let target = target_of(m, workdir).map_err(fail)?;
+        match (m.kind, target) {
+            (MountType::Bind, Some(t)) => bind(ctx, r, m, t, &mut p)?,
+            (MountType::Cache, Some(t)) => cache(ctx, m, t, &mut p).map_err(fail)?,
+            (MountType::Tmpfs, Some(t)) => p.mounts.push(StepMount::Tmpfs {
+                target: t,
                 size: m.size,
             }),
-            MountType::Secret | MountType::Ssh => secret(ctx, m, target, &mut p).map_err(fail)?,
+            (_, target) => secret(ctx, m, target, &mut p).map_err(fail)?,
         }
     }
     Ok(p)
 }
 
+/// The absolute target of `m` (relative ones are under WORKDIR, as in BuildKit); `None` only
+/// for an `env=` secret without a target.
+fn target_of(m: &MountSpec, workdir: &str) -> Result<Option<String>, String> {
+    let target = match (m.kind, &m.target) {
+        (MountType::Ssh, _) => {
+            return Err(
+                "--mount=type=ssh is not supported: rbuild does not forward an SSH agent".into(),
+            )
+        }
+        (MountType::Secret, _) => m.secret_target(),
+        (_, Some(t)) => Some(t.clone()),
+        (kind, None) => {
+            let kind = format!("{kind:?}").to_lowercase();
+            return Err(format!("--mount=type={kind}: target is required"));
+        }
+    };
+    let target = target.map(|t| join_workdir(workdir, &t));
+    match target.as_deref() {
+        Some("/") => Err("invalid mount target \"/\"".to_string()),
+        _ => Ok(target),
+    }
+}
+
 fn bind(
     ctx: &Ctx<'_>,
-    st: &StageState,
     r: &RunInstr,
     m: &MountSpec,
     target: String,
@@ -195,7 +195,7 @@ fn bind(
     }
     let dir = super::scratch_dir(ctx, &format!("mount-{:016x}", super::rand_u64()))?;
     p.scratch.push(Scratch(dir.clone()));
-    let mut req = context_request(ctx, st, m, "/m")?;
+    let mut req = context_request(ctx, m, "/m");
     if let Some(view) = &view {
         req.source = SourceRoot::Rootfs(view.path().to_path_buf());
     }
