@@ -2,6 +2,7 @@
 
 mod build;
 mod build_registry;
+mod copy_flags;
 mod differential;
 mod inspect;
 mod push_pull;

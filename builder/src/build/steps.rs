@@ -188,10 +188,16 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
                     source,
                 }
             })?;
-            let op = json!({
+            let mut op = json!({
                 "COPY": format!("{:?}", req.kind), "dest": req.dest, "workdir": req.workdir,
                 "chown": req.chown, "chmod": req.chmod, "epoch": epoch, "sources": req.sources,
             });
+            if !req.excludes.is_empty() {
+                op["excludes"] = json!(req.excludes); // absent otherwise: older keys stay valid
+            }
+            if req.parents {
+                op["parents"] = json!(true);
+            }
             Ok((
                 Work::Copy(Box::new(req)),
                 op,
@@ -213,7 +219,7 @@ fn copy_request(
     st: &StageState,
     instr: &Instruction,
 ) -> Result<(CopyRequest, Option<fsop::View>), BuildError> {
-    let (kind, sources, dest, from, chown, chmod, checksum) = match instr {
+    let (kind, sources, dest, from, chown, chmod, checksum, excludes) = match instr {
         Instruction::Copy(c) => (
             CopyKind::Copy,
             &c.sources,
@@ -222,6 +228,7 @@ fn copy_request(
             &c.chown,
             &c.chmod,
             None,
+            &c.excludes,
         ),
         Instruction::Add(a) => (
             CopyKind::Add,
@@ -231,6 +238,7 @@ fn copy_request(
             &a.chown,
             &a.chmod,
             a.checksum.clone(),
+            &a.excludes,
         ),
         _ => unreachable!("copy_request is only called for COPY and ADD"),
     };
@@ -266,6 +274,8 @@ fn copy_request(
     req.chown = chown.clone();
     req.chmod = chmod.clone();
     req.checksum = checksum;
+    req.excludes.clone_from(excludes);
+    req.parents = matches!(instr, Instruction::Copy(c) if c.parents);
     req.created_time = ctx.opts.source_date_epoch;
     req.fetcher = ctx.opts.fetcher.as_ref().map(|f| Arc::clone(&f.0));
     Ok((req, view))
@@ -323,9 +333,11 @@ fn display_text(instr: &Instruction, created_by: &str) -> String {
         }
         Instruction::Copy(c) => {
             let flags = [("from", &c.from), ("chown", &c.chown), ("chmod", &c.chmod)];
+            let parents = if c.parents { "--parents " } else { "" };
             format!(
-                "COPY {}{} {}",
+                "COPY {parents}{}{}{} {}",
                 flag_words(&flags),
+                exclude_words(&c.excludes),
                 source_words(&c.sources),
                 c.dest
             )
@@ -337,8 +349,9 @@ fn display_text(instr: &Instruction, created_by: &str) -> String {
                 ("checksum", &a.checksum),
             ];
             format!(
-                "ADD {}{} {}",
+                "ADD {}{}{} {}",
                 flag_words(&flags),
+                exclude_words(&a.excludes),
                 source_words(&a.sources),
                 a.dest
             )
@@ -353,6 +366,11 @@ fn flag_words(flags: &[(&str, &Option<String>)]) -> String {
         .iter()
         .filter_map(|(name, value)| value.as_ref().map(|v| format!("--{name}={v} ")))
         .collect()
+}
+
+/// `--exclude=pattern ` for each pattern.
+fn exclude_words(patterns: &[String]) -> String {
+    patterns.iter().map(|p| format!("--exclude={p} ")).collect()
 }
 
 /// docker/BuildKit-style `created_by` text for history.

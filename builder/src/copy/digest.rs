@@ -7,7 +7,7 @@ use rbuild_store::digest::sha256_of;
 use rbuild_store::Digest;
 
 use super::source::{self, Source};
-use super::tree::walk_error;
+use super::tree::{walk_error, Filter};
 use super::{is_url, CopyError, CopyRequest, SourceRoot};
 use crate::context::hash::{digest_records, EntryKind, EntryRecord};
 use crate::context::{walk, HashCache, IgnoreMatcher};
@@ -22,14 +22,32 @@ use crate::context::{walk, HashCache, IgnoreMatcher};
 /// File hashes go through `cache`, so unchanged files are not read again.
 pub fn source_digest(req: &CopyRequest, cache: &HashCache) -> Result<Digest, CopyError> {
     let (urls, locals): (Vec<&String>, Vec<&String>) = req.sources.iter().partition(|s| is_url(s));
-    let resolved = source::resolve_all(&req.source, &locals, req.follow_symlinks)?;
     let keep_owner = matches!(req.source, SourceRoot::Rootfs(_));
     let no_rules = IgnoreMatcher::default();
     let ignore = req.source.ignore().unwrap_or(&no_rules);
+    let excludes = req.exclude_matcher()?;
+    let filter = Filter {
+        ignore,
+        excludes: &excludes,
+        include: None,
+        exclude_base: "",
+    };
     let mut found = Vec::new();
-    if let Some(root) = req.source.dir() {
-        for src in &resolved {
-            found.extend(source_records(root, ignore, src, keep_owner, cache)?);
+    if let (Some(root), true) = (req.source.dir(), req.parents) {
+        for p in super::parents::plan(req, &locals, "/")? {
+            if !p.exclude_base.is_empty() && excludes.is_excluded(&p.exclude_base) {
+                continue; // the whole directory is excluded
+            }
+            let filter = Filter {
+                include: p.include.as_ref(),
+                exclude_base: &p.exclude_base,
+                ..filter
+            };
+            found.extend(source_records(root, filter, &p.source, keep_owner, cache)?);
+        }
+    } else if let Some(root) = req.source.dir() {
+        for src in &source::resolve_all(&req.source, &locals, req.follow_symlinks)? {
+            found.extend(source_records(root, filter, src, keep_owner, cache)?);
         }
     }
     let mut records = mark_hardlinks(found);
@@ -69,7 +87,7 @@ fn url_checksum(req: &CopyRequest, url: &str) -> Result<Option<String>, CopyErro
 /// The records of one resolved source: itself, and for a directory everything below.
 fn source_records(
     root: &std::path::Path,
-    ignore: &IgnoreMatcher,
+    filter: Filter<'_>,
     src: &Source,
     owner: bool,
     cache: &HashCache,
@@ -84,8 +102,10 @@ fn source_records(
         Inode::of(&src.meta),
     )];
     if src.meta.is_dir() {
-        let entries = walk(root, rel, ignore).map_err(|e| walk_error(&src.host, e))?;
-        for e in entries {
+        let entries = walk(root, rel, filter.ignore).map_err(|e| walk_error(&src.host, e))?;
+        let prefix_len = if rel == "." { 0 } else { rel.len() + 1 };
+        let keep = filter.keep(&entries, prefix_len);
+        for (e, _) in entries.iter().zip(keep).filter(|(_, k)| *k) {
             out.push((
                 cache.record(&e.rel, &e.path, &e.meta, owner)?,
                 Inode::of(&e.meta),

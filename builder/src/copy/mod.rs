@@ -21,6 +21,7 @@ mod archive;
 mod digest;
 mod fsops;
 mod owner;
+mod parents;
 mod remote;
 mod rootpath;
 mod source;
@@ -100,6 +101,13 @@ pub enum CopyError {
         name: String,
         /// `/etc/passwd` or `/etc/group`.
         file: &'static str,
+    },
+    /// An `--exclude` pattern does not compile.
+    #[error("invalid --exclude pattern: {source}")]
+    BadExclude {
+        /// Why.
+        #[source]
+        source: crate::context::ignore::IgnoreError,
     },
     /// `--chmod` is not an octal mode.
     #[error("invalid chmod parameter {value:?}: must be an octal number up to 7777")]
@@ -263,6 +271,11 @@ pub struct CopyRequest {
     pub checksum: Option<String>,
     /// Follow a symlink that is the last component of a source path (inside the source root).
     pub follow_symlinks: bool,
+    /// `--exclude` patterns (`.dockerignore` syntax), matched against paths relative to each
+    /// source directory; the sources themselves are never excluded (BuildKit's rule).
+    pub excludes: Vec<String>,
+    /// `COPY --parents`: sources keep their directories (see `parents`).
+    pub parents: bool,
     /// mtime (unix seconds) for heredoc files and downloads without a Last-Modified time;
     /// `None` means now. Set it from `SOURCE_DATE_EPOCH` for reproducible builds.
     pub created_time: Option<i64>,
@@ -284,6 +297,11 @@ impl std::fmt::Debug for CopyRequest {
 }
 
 impl CopyRequest {
+    /// The compiled `--exclude` patterns.
+    pub(crate) fn exclude_matcher(&self) -> Result<IgnoreMatcher, CopyError> {
+        IgnoreMatcher::new(&self.excludes).map_err(|source| CopyError::BadExclude { source })
+    }
+
     /// A COPY of `sources` to `dest` from `source` with docker's defaults (workdir `/`,
     /// symlink sources followed, no chown/chmod).
     pub fn new(
@@ -303,6 +321,8 @@ impl CopyRequest {
             chmod: None,
             checksum: None,
             follow_symlinks: true,
+            excludes: Vec::new(),
+            parents: false,
             created_time: None,
             fetcher: None,
         }
@@ -348,16 +368,42 @@ pub fn copy_into(root: &Path, req: &CopyRequest) -> Result<CopyStats, CopyError>
             url: url.to_string(),
         });
     }
-    let resolved = source::resolve_all(&req.source, &locals, req.follow_symlinks)?;
+    let resolved = match req.parents {
+        true => Vec::new(), // each source is resolved by `parents::plan`
+        false => source::resolve_all(&req.source, &locals, req.follow_symlinks)?,
+    };
     let dest = Dest {
         as_dir: dest.as_dir || resolved.len() > 1,
         ..dest
     };
     let no_rules = IgnoreMatcher::default();
     let ignore = req.source.ignore().unwrap_or(&no_rules);
-    if let Some(src_root) = req.source.dir() {
+    let excludes = req.exclude_matcher()?;
+    let filter = tree::Filter {
+        ignore,
+        excludes: &excludes,
+        include: None,
+        exclude_base: "",
+    };
+    if let (Some(src_root), true) = (req.source.dir(), req.parents) {
+        for p in parents::plan(req, &locals, &dest.path)? {
+            if !p.exclude_base.is_empty() && excludes.is_excluded(&p.exclude_base) {
+                continue; // the whole directory is excluded
+            }
+            let filter = tree::Filter {
+                include: p.include.as_ref(),
+                exclude_base: &p.exclude_base,
+                ..filter
+            };
+            let to = Dest {
+                path: p.dest,
+                as_dir: true,
+            };
+            copier.copy_source(&p.source, src_root, filter, &to, false)?;
+        }
+    } else if let Some(src_root) = req.source.dir() {
         for src in &resolved {
-            copier.copy_source(src, src_root, ignore, &dest, req.kind == CopyKind::Add)?;
+            copier.copy_source(src, src_root, filter, &dest, req.kind == CopyKind::Add)?;
         }
     }
     for url in urls {

@@ -99,14 +99,14 @@ impl<'a> Copier<'a> {
         &mut self,
         src: &Source,
         src_root: &Path,
-        ignore: &IgnoreMatcher,
+        filter: Filter<'_>,
         dest: &Dest,
         extract: bool,
     ) -> Result<(), CopyError> {
         self.fresh.clear(); // this source may put entries into dirs an earlier one made
         if src.meta.is_dir() {
             let dir = self.mkdir_p(&dest.path, Some(src))?;
-            return self.copy_contents(src, src_root, ignore, dir);
+            return self.copy_contents(src, src_root, filter, dir);
         }
         if extract && src.meta.is_file() {
             if let Some(reader) = archive::open_if_archive(&src.host)? {
@@ -180,7 +180,7 @@ impl<'a> Copier<'a> {
         &mut self,
         src: &Source,
         src_root: &Path,
-        ignore: &IgnoreMatcher,
+        filter: Filter<'_>,
         dir: InRoot,
     ) -> Result<(), CopyError> {
         let start = if src.inner == "/" {
@@ -188,10 +188,11 @@ impl<'a> Copier<'a> {
         } else {
             &src.inner[1..]
         };
-        let entries = walk(src_root, start, ignore).map_err(|e| walk_error(&src.host, e))?;
+        let entries = walk(src_root, start, filter.ignore).map_err(|e| walk_error(&src.host, e))?;
         let prefix_len = if start == "." { 0 } else { start.len() + 1 };
+        let keep = filter.keep(&entries, prefix_len);
         let mut dirs: HashMap<String, InRoot> = HashMap::from([(String::new(), dir)]);
-        for e in entries {
+        for (e, _) in entries.iter().zip(keep).filter(|(_, k)| *k) {
             let suffix = &e.rel[prefix_len..];
             let (parent, name) = suffix.rsplit_once('/').unwrap_or(("", suffix));
             let Some(parent) = dirs.get(parent).cloned() else {
@@ -384,5 +385,59 @@ pub(crate) fn walk_error(path: &Path, e: crate::context::ContextError) -> CopyEr
     match e {
         crate::context::ContextError::Io { path, source } => CopyError::io("read", &path, source),
         other => CopyError::io("walk", path, std::io::Error::other(other.to_string())),
+    }
+}
+
+/// Which entries below a source directory are copied: not ignored by `.dockerignore` (paths
+/// relative to the source root), not excluded by `--exclude` (relative to the source), and,
+/// with an include pattern (`COPY --parents`), matched by it or a parent of a match.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filter<'a> {
+    /// The `.dockerignore` rules of the source root.
+    pub ignore: &'a IgnoreMatcher,
+    /// The `--exclude` patterns.
+    pub excludes: &'a IgnoreMatcher,
+    /// Only these paths (and the dirs leading to them), when given.
+    pub include: Option<&'a IgnoreMatcher>,
+    /// Where the source lies below the root `excludes` are relative to (`--parents`: the
+    /// pivot), `""` for the source itself.
+    pub exclude_base: &'a str,
+}
+
+impl Filter<'_> {
+    /// For each of `entries` (walk order; `prefix_len` bytes of `rel` name the source), whether
+    /// it is copied.
+    pub(crate) fn keep(
+        &self,
+        entries: &[crate::context::WalkEntry],
+        prefix_len: usize,
+    ) -> Vec<bool> {
+        let rel = |e: &crate::context::WalkEntry| e.rel[prefix_len..].to_string();
+        let mut keep: Vec<bool> = entries
+            .iter()
+            .map(|e| {
+                let r = rel(e);
+                let excluded = match self.exclude_base {
+                    "" => self.excludes.is_excluded(&r),
+                    base => self.excludes.is_excluded(&format!("{base}/{r}")),
+                };
+                !excluded && self.include.is_none_or(|i| i.is_excluded(&r))
+            })
+            .collect();
+        if self.include.is_some() {
+            let mut ancestors = std::collections::HashSet::new();
+            for (e, _) in entries.iter().zip(&keep).filter(|(_, k)| **k) {
+                let r = rel(e);
+                let mut rest = r.as_str();
+                while let Some((parent, _)) = rest.rsplit_once('/') {
+                    ancestors.insert(parent.to_string());
+                    rest = parent;
+                }
+            }
+            for (e, k) in entries.iter().zip(keep.iter_mut()) {
+                *k = *k || (e.meta.is_dir() && ancestors.contains(&rel(e)));
+            }
+        }
+        keep
     }
 }
