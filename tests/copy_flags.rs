@@ -155,3 +155,29 @@ fn parents_keep_directories_below_the_root_or_the_pivot() {
         "{err}"
     );
 }
+
+#[test]
+fn add_unpack_false_keeps_a_local_archive_as_it_is() {
+    if !is_root("ADD --unpack") || !crate::util::have("tar", "ADD --unpack") {
+        return;
+    }
+    let env = Env::new();
+    env.busybox("busybox:latest");
+    let df = "FROM busybox\nADD a.tar /x/\nADD --unpack=false a.tar /y/\nRUN find /x /y | sort\n";
+    let ctx = env.context("unpack", df);
+    files(&ctx, &["t/f"]);
+    let tar = ctx.join("a.tar");
+    let status = std::process::Command::new("tar")
+        .args([
+            "-C",
+            ctx.join("t").to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            "f",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = listing(&build(&env, &ctx, &[]));
+    assert_eq!(got, ["/x", "/x/f", "/y", "/y/a.tar"]);
+}

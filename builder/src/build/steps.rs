@@ -198,6 +198,9 @@ fn describe(ctx: &Ctx<'_>, st: &StageState, instr: &Instruction) -> Result<Descr
             if req.parents {
                 op["parents"] = json!(true);
             }
+            if let Some(unpack) = req.unpack {
+                op["unpack"] = json!(unpack);
+            }
             Ok((
                 Work::Copy(Box::new(req)),
                 op,
@@ -276,6 +279,9 @@ fn copy_request(
     req.checksum = checksum;
     req.excludes.clone_from(excludes);
     req.parents = matches!(instr, Instruction::Copy(c) if c.parents);
+    if let Instruction::Add(a) = instr {
+        req.unpack = a.unpack;
+    }
     req.created_time = ctx.opts.source_date_epoch;
     req.fetcher = ctx.opts.fetcher.as_ref().map(|f| Arc::clone(&f.0));
     Ok((req, view))

@@ -276,6 +276,8 @@ pub struct CopyRequest {
     pub excludes: Vec<String>,
     /// `COPY --parents`: sources keep their directories (see `parents`).
     pub parents: bool,
+    /// `ADD --unpack`: `Some(false)` copies local archives as they are.
+    pub unpack: Option<bool>,
     /// mtime (unix seconds) for heredoc files and downloads without a Last-Modified time;
     /// `None` means now. Set it from `SOURCE_DATE_EPOCH` for reproducible builds.
     pub created_time: Option<i64>,
@@ -297,6 +299,11 @@ impl std::fmt::Debug for CopyRequest {
 }
 
 impl CopyRequest {
+    /// Whether local archives are extracted (ADD, unless `--unpack=false`).
+    pub(crate) fn extracts(&self) -> bool {
+        self.kind == CopyKind::Add && self.unpack != Some(false)
+    }
+
     /// The compiled `--exclude` patterns.
     pub(crate) fn exclude_matcher(&self) -> Result<IgnoreMatcher, CopyError> {
         IgnoreMatcher::new(&self.excludes).map_err(|source| CopyError::BadExclude { source })
@@ -323,6 +330,7 @@ impl CopyRequest {
             follow_symlinks: true,
             excludes: Vec::new(),
             parents: false,
+            unpack: None,
             created_time: None,
             fetcher: None,
         }
@@ -403,7 +411,7 @@ pub fn copy_into(root: &Path, req: &CopyRequest) -> Result<CopyStats, CopyError>
         }
     } else if let Some(src_root) = req.source.dir() {
         for src in &resolved {
-            copier.copy_source(src, src_root, filter, &dest, req.kind == CopyKind::Add)?;
+            copier.copy_source(src, src_root, filter, &dest, req.extracts())?;
         }
     }
     for url in urls {
