@@ -376,14 +376,24 @@ pub fn copy_into(root: &Path, req: &CopyRequest) -> Result<CopyStats, CopyError>
             url: url.to_string(),
         });
     }
-    let resolved = match req.parents {
-        true => Vec::new(), // each source is resolved by `parents::plan`
-        false => source::resolve_all(&req.source, &locals, req.follow_symlinks)?,
-    };
-    let dest = Dest {
-        as_dir: dest.as_dir || resolved.len() > 1,
-        ..dest
-    };
+    let dest = copy_locals(&mut copier, req, &locals, dest)?;
+    for url in urls {
+        remote::add_url(&mut copier, req, url, &dest)?;
+    }
+    for doc in &req.heredocs {
+        remote::write_heredoc(&mut copier, doc, &dest, req.created_time)?;
+    }
+    copier.finish()
+}
+
+/// Copies the sources that are paths in the source root (with `--parents`, each below its
+/// own directory); returns `dest`, a directory when there were several sources.
+fn copy_locals(
+    copier: &mut tree::Copier<'_>,
+    req: &CopyRequest,
+    locals: &[&String],
+    dest: Dest,
+) -> Result<Dest, CopyError> {
     let no_rules = IgnoreMatcher::default();
     let ignore = req.source.ignore().unwrap_or(&no_rules);
     let excludes = req.exclude_matcher()?;
@@ -393,8 +403,12 @@ pub fn copy_into(root: &Path, req: &CopyRequest) -> Result<CopyStats, CopyError>
         include: None,
         exclude_base: "",
     };
-    if let (Some(src_root), true) = (req.source.dir(), req.parents) {
-        for p in parents::plan(req, &locals, &dest.path)? {
+    let Some(src_root) = req.source.dir() else {
+        source::resolve_all(&req.source, locals, req.follow_symlinks)?; // the NoContext error
+        return Ok(dest);
+    };
+    if req.parents {
+        for p in parents::plan(req, locals, &dest.path)? {
             if !p.exclude_base.is_empty() && excludes.is_excluded(&p.exclude_base) {
                 continue; // the whole directory is excluded
             }
@@ -409,18 +423,17 @@ pub fn copy_into(root: &Path, req: &CopyRequest) -> Result<CopyStats, CopyError>
             };
             copier.copy_source(&p.source, src_root, filter, &to, false)?;
         }
-    } else if let Some(src_root) = req.source.dir() {
-        for src in &resolved {
-            copier.copy_source(src, src_root, filter, &dest, req.extracts())?;
-        }
+        return Ok(dest);
     }
-    for url in urls {
-        remote::add_url(&mut copier, req, url, &dest)?;
+    let resolved = source::resolve_all(&req.source, locals, req.follow_symlinks)?;
+    let dest = Dest {
+        as_dir: dest.as_dir || resolved.len() > 1,
+        ..dest
+    };
+    for src in &resolved {
+        copier.copy_source(src, src_root, filter, &dest, req.extracts())?;
     }
-    for doc in &req.heredocs {
-        remote::write_heredoc(&mut copier, doc, &dest, req.created_time)?;
-    }
-    copier.finish()
+    Ok(dest)
 }
 
 /// The destination inside the rootfs, and whether it names a directory.
