@@ -58,18 +58,19 @@ fn cache_mounts_persist_across_builds_and_never_reach_the_image() {
     let df = "FROM busybox\n\
               RUN --mount=type=cache,target=/var/cache/t sh -c 'echo run >> /var/cache/t/log; wc -l < /var/cache/t/log > /count'\n\
               RUN --mount=type=cache,id=shared,target=/a --mount=type=cache,id=shared,target=/b,ro sh -c 'echo hi > /a/f && cat /b/f > /seen'\n\
-              RUN --mount=type=cache,target=/owned,uid=1000,gid=1000,mode=0700 stat -c '%u %g %a' /owned > /owner\n";
+              RUN --mount=type=cache,target=/owned,uid=1000,gid=1000,mode=0700 stat -c '%u %g %a' /owned > /owner\n\
+              RUN --mount=type=cache,id=l,target=/x,sharing=locked --mount=type=cache,id=l,target=/y,sharing=locked true\n";
     let ctx = env.context("cache", df);
     let c = ctx.to_str().unwrap();
     build(&env, &["--no-cache", "-t", "c:1", c]);
     build(&env, &["--no-cache", "-t", "c:1", c]);
-    let got = probe(&env, "c:1", "cat /count /seen /owner; test ! -e /var/cache/t && test ! -e /a && test ! -e /owned && echo clean");
+    let got = probe(&env, "c:1", "cat /count /seen /owner; test ! -e /var/cache/t && test ! -e /a && test ! -e /owned && test ! -e /x && echo clean");
     assert_eq!(
         got, "2\nhi\n1000 1000 700\nclean",
         "the cache kept the first build's line"
     );
     let out = env.ok(&["prune", "--cache"]);
-    assert!(out.contains("cache mounts: 3"), "{out}");
+    assert!(out.contains("cache mounts: 4"), "{out}");
     build(&env, &["-t", "c:1", c]);
     assert_eq!(
         probe(&env, "c:1", "cat /count"),

@@ -111,6 +111,7 @@ pub(crate) struct Prepared {
     views: Vec<View>,
     scratch: Vec<Scratch>,
     locks: Vec<File>,
+    to_lock: Vec<PathBuf>,
 }
 
 /// A directory removed when dropped.
@@ -144,6 +145,9 @@ pub(crate) fn prepare(
             (_, target) => secret(ctx, m, target, &mut p).map_err(fail)?,
         }
     }
+    let locked = lock_in_order(std::mem::take(&mut p.to_lock))
+        .map_err(|e| mount_error(ctx, r, format!("cache mount lock: {e}")))?;
+    p.locks.extend(locked);
     Ok(p)
 }
 
@@ -225,21 +229,15 @@ fn cache(ctx: &Ctx<'_>, m: &MountSpec, target: String, p: &mut Prepared) -> Resu
             .unwrap_or_else(|| clean(m.target.as_deref().unwrap_or("")));
     let dir = super::super::sweep::cache_mount_dir(ctx.store.root(), &id);
     ensure_cache_dir(&dir, m).map_err(|e| format!("cache mount {id}: {}: {e}", dir.display()))?;
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.with_extension("lock"))
-        .map_err(|e| format!("cache mount {id}: lock: {e}"))?;
     let root = match m.sharing {
         Sharing::Shared => dir,
         Sharing::Locked => {
-            flock(&lock, false).map_err(|e| format!("cache mount {id}: lock: {e}"))?;
-            p.locks.push(lock);
+            p.to_lock.push(dir.clone()); // taken in path order once all mounts are known
             dir
         }
-        Sharing::Private => match flock(&lock, true) {
-            Ok(()) => {
+        Sharing::Private if p.to_lock.contains(&dir) => dir, // this step holds it anyway
+        Sharing::Private => match lock_file(&dir).and_then(|l| flock(&l, true).map(|()| l)) {
+            Ok(lock) => {
                 p.locks.push(lock);
                 dir
             }
@@ -302,6 +300,30 @@ fn ensure_cache_dir(dir: &Path, m: &MountSpec) -> std::io::Result<()> {
     }
 }
 
+/// The lock file of the cache dir `dir`.
+fn lock_file(dir: &Path) -> std::io::Result<File> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.with_extension("lock"))
+}
+
+/// Locks the cache dirs `dirs` (`sharing=locked`) in path order, each once, so that steps
+/// locking the same caches never wait for each other in a circle, and a step naming one cache
+/// twice does not wait for itself.
+fn lock_in_order(mut dirs: Vec<PathBuf>) -> std::io::Result<Vec<File>> {
+    dirs.sort();
+    dirs.dedup();
+    dirs.iter()
+        .map(|d| {
+            let lock = lock_file(d)?;
+            flock(&lock, false)?;
+            Ok(lock)
+        })
+        .collect()
+}
+
 fn flock(file: &File, nonblocking: bool) -> std::io::Result<()> {
     let op = libc::LOCK_EX | if nonblocking { libc::LOCK_NB } else { 0 };
     // SAFETY: a plain flock on an open file descriptor.
@@ -346,7 +368,20 @@ fn secret(
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::{clean, flock, lock_file, lock_in_order};
+
+    #[test]
+    fn a_step_locks_each_cache_once_in_path_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        // The same cache twice (a second flock of it would wait for ever), given out of order.
+        let held = lock_in_order(vec![b.clone(), a.clone(), b.clone()]).unwrap();
+        assert_eq!(held.len(), 2);
+        let other = lock_file(&a).unwrap();
+        assert!(flock(&other, true).is_err(), "a is held");
+        drop(held);
+        assert!(flock(&other, true).is_ok(), "released with the step");
+    }
 
     #[test]
     fn cache_ids_are_cleaned_like_go_paths() {
