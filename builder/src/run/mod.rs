@@ -26,7 +26,9 @@
 //!    friends read-only), `/etc/hosts` and `/etc/resolv.conf` bound read-only from a scratch
 //!    tmpfs, a fresh `/dev` tmpfs (null zero full random urandom tty, devpts `newinstance`
 //!    with `ptmx`, `/dev/shm`), `/sys` read-only, the hostname, `lo` up. Mount points missing
-//!    in the image are created and reported to the parent (one bit each).
+//!    in the image are created and reported to the parent (one bit each). Last, the step's
+//!    `--mount`s ([`StepMount`]): host trees opened before the pivot are attached, tmpfs
+//!    mounted, secrets bound from the scratch tmpfs (see `mounts`).
 //! 3. Parent: put the child in the cgroup; resolve USER by reading `/etc/passwd` and
 //!    `/etc/group` through `/proc/<pid>/root` with `openat2(RESOLVE_IN_ROOT)`; send uid, gid,
 //!    groups and home to the child.
@@ -35,7 +37,7 @@
 //!    the step's `PATH`).
 //! 5. Parent: stream stdout/stderr lines to the callback, wait, detect OOM kills through the
 //!    cgroup, remove the cgroup, and remove the mount points the child created from the upper
-//!    dir. All mounts lived in the child's mount namespace, which died with it: nothing is
+//!    dir (for `--mount` targets, those no layer had before the step: `target_stubs`). All mounts lived in the child's mount namespace, which died with it: nothing is
 //!    ever mounted in rbuild's own namespace.
 
 mod cgroup;
