@@ -24,6 +24,7 @@ use super::super::meta::join_workdir;
 use super::super::stage::StageState;
 use super::super::Ctx;
 use super::fsop::{from_view, View};
+use crate::context::ignore::clean_path;
 use crate::copy::{copy_into, source_digest, CopyKind, CopyRequest, SourceRoot};
 use crate::dockerfile::{parse_mount, MountSpec, MountType, RunInstr, Sharing};
 use crate::run::StepMount;
@@ -226,7 +227,7 @@ fn cache(ctx: &Ctx<'_>, m: &MountSpec, target: String, p: &mut Prepared) -> Resu
     // BuildKit's default id is the target as written, cleaned (not joined with WORKDIR).
     let id =
         m.id.clone()
-            .unwrap_or_else(|| clean(m.target.as_deref().unwrap_or("")));
+            .unwrap_or_else(|| clean_path(m.target.as_deref().unwrap_or("")));
     let dir = super::super::sweep::cache_mount_dir(ctx.store.root(), &id);
     ensure_cache_dir(&dir, m).map_err(|e| format!("cache mount {id}: {}: {e}", dir.display()))?;
     let root = match m.sharing {
@@ -257,26 +258,6 @@ fn cache(ctx: &Ctx<'_>, m: &MountSpec, target: String, p: &mut Prepared) -> Resu
         read_only: m.read_only,
     });
     Ok(())
-}
-
-/// Go's `path.Clean`: `.` and `..` resolved, repeated and trailing slashes dropped.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
-                parts.pop();
-            }
-            ".." if path.starts_with('/') => {}
-            p => parts.push(p),
-        }
-    }
-    match (path.starts_with('/'), parts.join("/")) {
-        (true, joined) => format!("/{joined}"),
-        (false, joined) if joined.is_empty() => ".".to_string(),
-        (false, joined) => joined,
-    }
 }
 
 /// Creates `dir` (mode and owner from the mount, default 0755 root) unless it exists.
@@ -368,7 +349,7 @@ fn secret(
 
 #[cfg(test)]
 mod tests {
-    use super::{clean, flock, lock_file, lock_in_order};
+    use super::{clean_path, flock, lock_file, lock_in_order};
 
     #[test]
     fn a_step_locks_each_cache_once_in_path_order() {
@@ -394,7 +375,7 @@ mod tests {
             ("", "."),
         ];
         for (input, want) in table {
-            assert_eq!(clean(input), want, "{input}");
+            assert_eq!(clean_path(input), want, "{input}");
         }
     }
 }
