@@ -5,7 +5,6 @@
 //! an image that has `/etc` also made overlayfs copy `/etc` up; that copy is removed too when
 //! the step left it empty and with the lower dir's mode and owner (only its mtime changed).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::plan::stub;
@@ -73,18 +72,8 @@ fn remove_placeholder(path: &Path, dir: bool) -> Result<(), RunError> {
 
 /// Removes `upper/etc` if it is empty and matches the topmost lower `etc` in mode and owner.
 fn remove_copied_up_etc(upper: &Path, lowers: &[PathBuf]) -> Result<(), RunError> {
-    let etc = upper.join("etc");
-    let Ok(up) = etc.symlink_metadata() else {
-        return Ok(());
-    };
-    let lower = lowers
-        .iter()
-        .find_map(|l| l.join("etc").symlink_metadata().ok());
-    let same = lower.is_some_and(|lo| {
-        lo.is_dir() && lo.mode() == up.mode() && lo.uid() == up.uid() && lo.gid() == up.gid()
-    });
-    if up.is_dir() && same {
-        return remove_placeholder(&etc, true);
+    if super::target_stubs::same_as_lower(upper, lowers, "etc") {
+        return remove_placeholder(&upper.join("etc"), true);
     }
     Ok(())
 }

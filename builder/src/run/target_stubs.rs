@@ -133,14 +133,15 @@ fn remove_if_empty(upper: &Path, rel: &str) -> Result<bool, RunError> {
     }
 }
 
-/// Whether `upper/rel` is a dir with the mode and owner of the topmost lower's `rel`.
-fn same_as_lower(upper: &Path, lowers: &[PathBuf], rel: &str) -> bool {
+/// Whether `upper/rel` is a dir with the mode and owner of the topmost lower's `rel` (a
+/// directory too): overlayfs copied it up, and nothing but its times changed.
+pub(crate) fn same_as_lower(upper: &Path, lowers: &[PathBuf], rel: &str) -> bool {
     let Ok(up) = upper.join(rel).symlink_metadata() else {
         return false;
     };
     let lower = lowers
         .iter()
-        .find(|l| lookup(l, rel) == Found::Entry)
+        .find(|l| lookup(l, rel) != Found::Nothing)
         .and_then(|l| l.join(rel).symlink_metadata().ok());
     lower.is_some_and(|lo| {
         up.is_dir()
