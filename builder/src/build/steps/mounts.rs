@@ -72,7 +72,7 @@ pub(crate) fn key_parts(
                 format!("stage:{}", out.cache_key)
             }
             None => {
-                let req = context_request(ctx, m, "/m");
+                let req = context_request(ctx, m);
                 let digest = source_digest(&req, &ctx.hashes).map_err(|e| {
                     mount_error(ctx, r, format!("--mount source {}: {e}", source_of(m)))
                 })?;
@@ -88,8 +88,11 @@ fn source_of(m: &MountSpec) -> String {
     m.source.clone().unwrap_or_else(|| "/".to_string())
 }
 
-/// A COPY of the mount's context source to `dest` (for its digest, or to make the copy).
-fn context_request(ctx: &Ctx<'_>, m: &MountSpec, dest: &str) -> CopyRequest {
+/// Where a bind's source is copied inside its scratch dir (and bound from).
+const COPIED: &str = "/m";
+
+/// A COPY of the mount's context source to [`COPIED`] (for its digest, or to make the copy).
+fn context_request(ctx: &Ctx<'_>, m: &MountSpec) -> CopyRequest {
     let source = match &ctx.context {
         Some(dir) => SourceRoot::Context {
             dir: dir.clone(),
@@ -97,7 +100,7 @@ fn context_request(ctx: &Ctx<'_>, m: &MountSpec, dest: &str) -> CopyRequest {
         },
         None => SourceRoot::None,
     };
-    let mut req = CopyRequest::new(CopyKind::Copy, source, vec![source_of(m)], dest);
+    let mut req = CopyRequest::new(CopyKind::Copy, source, vec![source_of(m)], COPIED);
     req.created_time = ctx.opts.source_date_epoch;
     req
 }
@@ -200,7 +203,7 @@ fn bind(
     }
     let dir = super::scratch_dir(ctx, &format!("mount-{:016x}", super::rand_u64()))?;
     p.scratch.push(Scratch(dir.clone()));
-    let mut req = context_request(ctx, m, "/m");
+    let mut req = context_request(ctx, m);
     if let Some(view) = &view {
         req.source = SourceRoot::Rootfs(view.path().to_path_buf());
     }
@@ -211,7 +214,7 @@ fn bind(
     })?;
     p.mounts.push(StepMount::Bind {
         root: dir,
-        source: "/m".to_string(),
+        source: COPIED.to_string(),
         target,
         read_only: m.read_only,
     });

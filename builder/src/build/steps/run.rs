@@ -22,9 +22,9 @@ pub(crate) fn run(
     };
     let rootfs = ctx.snaps.rootfs(key)?;
     let mut spec = spec(ctx, st, r);
-    let prepared = super::mounts::prepare(ctx, st, r, mounts)?;
-    spec.mounts.clone_from(&prepared.mounts);
-    spec.env.extend(prepared.env.iter().cloned());
+    let mut prepared = super::mounts::prepare(ctx, st, r, mounts)?; // held until the step ends
+    spec.mounts = std::mem::take(&mut prepared.mounts);
+    spec.env.append(&mut prepared.env);
     let mut on_line = |_stream, line: &str| {
         ctx.progress.event(Event::Output {
             id,
