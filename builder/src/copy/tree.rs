@@ -388,6 +388,11 @@ pub(crate) fn walk_error(path: &Path, e: crate::context::ContextError) -> CopyEr
     }
 }
 
+/// `entry`'s path below the source (`prefix_len` bytes of its `rel` name the source).
+fn rel(entry: &crate::context::WalkEntry, prefix_len: usize) -> &str {
+    &entry.rel[prefix_len..]
+}
+
 /// Which entries below a source directory are copied: not ignored by `.dockerignore` (paths
 /// relative to the source root), not excluded by `--exclude` (relative to the source), and,
 /// with an include pattern (`COPY --parents`), matched by it or a parent of a match.
@@ -412,30 +417,35 @@ impl Filter<'_> {
         entries: &[crate::context::WalkEntry],
         prefix_len: usize,
     ) -> Vec<bool> {
-        let rel = |e: &crate::context::WalkEntry| e.rel[prefix_len..].to_string();
+        if self.excludes.is_empty() && self.include.is_none() {
+            return vec![true; entries.len()]; // a plain COPY: no per-entry work
+        }
         let mut keep: Vec<bool> = entries
             .iter()
             .map(|e| {
-                let r = rel(e);
                 let excluded = match self.exclude_base {
-                    "" => self.excludes.is_excluded(&r),
-                    base => self.excludes.is_excluded(&format!("{base}/{r}")),
+                    "" => self.excludes.is_excluded(rel(e, prefix_len)),
+                    base => self
+                        .excludes
+                        .is_excluded(&format!("{base}/{}", rel(e, prefix_len))),
                 };
-                !excluded && self.include.is_none_or(|i| i.is_excluded(&r))
+                !excluded
+                    && self
+                        .include
+                        .is_none_or(|i| i.is_excluded(rel(e, prefix_len)))
             })
             .collect();
         if self.include.is_some() {
-            let mut ancestors = std::collections::HashSet::new();
+            let mut ancestors = HashSet::new();
             for (e, _) in entries.iter().zip(&keep).filter(|(_, k)| **k) {
-                let r = rel(e);
-                let mut rest = r.as_str();
+                let mut rest = rel(e, prefix_len);
                 while let Some((parent, _)) = rest.rsplit_once('/') {
-                    ancestors.insert(parent.to_string());
+                    ancestors.insert(parent);
                     rest = parent;
                 }
             }
             for (e, k) in entries.iter().zip(keep.iter_mut()) {
-                *k = *k || (e.meta.is_dir() && ancestors.contains(&rel(e)));
+                *k = *k || (e.meta.is_dir() && ancestors.contains(rel(e, prefix_len)));
             }
         }
         keep
