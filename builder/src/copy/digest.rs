@@ -34,10 +34,7 @@ pub fn source_digest(req: &CopyRequest, cache: &HashCache) -> Result<Digest, Cop
     };
     let mut found = Vec::new();
     if let (Some(root), true) = (req.source.dir(), req.parents) {
-        for p in super::parents::plan(req, &locals, "/")? {
-            if !p.exclude_base.is_empty() && excludes.is_excluded(&p.exclude_base) {
-                continue; // the whole directory is excluded
-            }
+        for p in super::parents::plan(req, &locals, "/", &excludes)? {
             let filter = Filter {
                 include: p.include.as_ref(),
                 exclude_base: &p.exclude_base,

@@ -408,10 +408,7 @@ fn copy_locals(
         return Ok(dest);
     };
     if req.parents {
-        for p in parents::plan(req, locals, &dest.path)? {
-            if !p.exclude_base.is_empty() && excludes.is_excluded(&p.exclude_base) {
-                continue; // the whole directory is excluded
-            }
+        for p in parents::plan(req, locals, &dest.path, &excludes)? {
             let filter = tree::Filter {
                 include: p.include.as_ref(),
                 exclude_base: &p.exclude_base,

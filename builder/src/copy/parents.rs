@@ -60,11 +60,13 @@ fn split(src: &str, dest: &str) -> Split {
 }
 
 /// The source directories of `req`'s `--parents` copy of `locals`, with their destinations
-/// under `dest`. A source without wildcards must exist.
+/// under `dest`; a directory that `excludes` (the `--exclude` patterns) excludes as a whole is
+/// left out. A source without wildcards must exist.
 pub(crate) fn plan(
     req: &CopyRequest,
     locals: &[&String],
     dest: &str,
+    excludes: &IgnoreMatcher,
 ) -> Result<Vec<Planned>, CopyError> {
     let mut out = Vec::new();
     for src in locals {
@@ -82,6 +84,9 @@ pub(crate) fn plan(
             }
             Err(e) => return Err(e),
         };
+        if !s.prefix.is_empty() && excludes.is_excluded(&s.prefix) {
+            continue; // the whole directory is excluded
+        }
         let include = match s.pattern.as_str() {
             "" | "." => None,
             p => Some(IgnoreMatcher::new(&[p]).map_err(|source| CopyError::BadExclude { source })?),
